@@ -1,0 +1,25 @@
+"""bo_hpo: Bayesian optimisation of deep-learning hyperparameters, on Ax and BoTorch.
+
+Importing the package is cheap: Ax, torch, plotly and ray load only when a function needs
+them.
+"""
+
+from bo_hpo.budget import Budget
+from bo_hpo.errors import (
+    BoHpoError,
+    ConfigError,
+    SearchSpaceError,
+    TrialFailed,
+    TuningError,
+)
+from bo_hpo.evaluation import Evaluation
+from bo_hpo.loop import tune
+from bo_hpo.result import TuningResult
+from bo_hpo.space import Choice, Fixed, Float, Int, SearchSpace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BoHpoError", "Budget", "Choice", "ConfigError", "Evaluation", "Fixed", "Float", "Int",
+    "SearchSpace", "SearchSpaceError", "TrialFailed", "TuningError", "TuningResult", "tune",
+]
