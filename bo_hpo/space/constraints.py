@@ -1,0 +1,266 @@
+"""Constraint strings and rule strings, parsed with :mod:`ast` and never ``eval``'d.
+
+Two constraint forms are understood:
+
+* linear inequalities over numeric parameters: ``"warmup_frac + decay_frac <= 0.9"``,
+  ``"2*a - b >= 0.1"``. Ax enforces these during generation.
+* divisibility: ``"hidden_dim % num_heads == 0"`` (or a constant divisor,
+  ``"hidden_dim % 8 == 0"``). Ax cannot express it, so the translator reparametrises the
+  dividend to make every proposal feasible by construction.
+
+Rules (``invalid_if`` in experiment files) are boolean expressions over the config:
+comparisons, ``and``/``or``/``not``, arithmetic, numbers and quoted strings.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bo_hpo.errors import SearchSpaceError
+
+
+@dataclass(frozen=True)
+class Linear:
+    """``sum(coefficients[name] * name) <= bound`` (``>=`` forms are negated on parsing)."""
+
+    text: str
+    coefficients: Mapping[str, float]
+    bound: float
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.coefficients)
+
+    def holds(self, config: Mapping[str, Any], tol: float = 1e-9) -> bool:
+        total = sum(c * float(config[n]) for n, c in self.coefficients.items())
+        return total <= self.bound + tol * max(1.0, abs(self.bound))
+
+
+@dataclass(frozen=True)
+class Divisible:
+    """``dividend % divisor == 0``; ``divisor`` is a parameter name or a positive int."""
+
+    text: str
+    dividend: str
+    divisor: str | int
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.dividend,) + ((self.divisor,) if isinstance(self.divisor, str) else ())
+
+    def holds(self, config: Mapping[str, Any]) -> bool:
+        d = self.divisor if isinstance(self.divisor, int) else config[self.divisor]
+        return int(config[self.dividend]) % int(d) == 0
+
+
+Constraint = Linear | Divisible
+
+
+def _parse(text: str, what: str) -> ast.expr:
+    if not isinstance(text, str) or not text.strip():
+        raise SearchSpaceError(f"a {what} must be a non-empty string, got {text!r}")
+    try:
+        return ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as err:
+        raise SearchSpaceError(f"{what} {text!r} is not a valid expression: {err.msg}") from None
+
+
+def parse_constraint(text: str) -> Constraint:
+    """Parse one constraint string into a :class:`Linear` or :class:`Divisible`."""
+    node = _parse(text, "constraint")
+    if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+        raise SearchSpaceError(
+            f"constraint {text!r}: expected one comparison such as 'a + b <= 1' or "
+            f"'a % b == 0'"
+        )
+    left, op, right = node.left, node.ops[0], node.comparators[0]
+    if isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mod):
+        if not isinstance(op, ast.Eq) or _constant(right) != 0:
+            raise SearchSpaceError(
+                f"constraint {text!r}: a divisibility constraint must read 'a % b == 0'"
+            )
+        if not isinstance(left.left, ast.Name):
+            raise SearchSpaceError(
+                f"constraint {text!r}: the dividend must be a parameter name, got "
+                f"{ast.unparse(left.left)!r}"
+            )
+        divisor: str | int
+        if isinstance(left.right, ast.Name):
+            divisor = left.right.id
+        else:
+            value = _constant(left.right)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise SearchSpaceError(
+                    f"constraint {text!r}: the divisor must be a parameter name or a positive "
+                    f"integer, got {ast.unparse(left.right)!r}"
+                )
+            divisor = value
+        if divisor == left.left.id:
+            raise SearchSpaceError(f"constraint {text!r}: a parameter always divides itself")
+        return Divisible(text=text, dividend=left.left.id, divisor=divisor)
+    if isinstance(op, (ast.LtE, ast.Lt)):
+        sign = 1.0
+    elif isinstance(op, (ast.GtE, ast.Gt)):
+        sign = -1.0
+    else:
+        raise SearchSpaceError(
+            f"constraint {text!r}: linear constraints must use <=, <, >= or >; got "
+            f"{type(op).__name__} (equalities are not supported by Ax)"
+        )
+    lhs = _linear(left, text)
+    rhs = _linear(right, text)
+    coefficients: dict[str, float] = {}
+    for name in {**lhs, **rhs}:
+        if name == "":
+            continue
+        c = sign * (lhs.get(name, 0.0) - rhs.get(name, 0.0))
+        if c != 0.0:
+            coefficients[name] = c
+    bound = sign * (rhs.get("", 0.0) - lhs.get("", 0.0))
+    if not coefficients:
+        raise SearchSpaceError(f"constraint {text!r}: names no parameter")
+    return Linear(text=text, coefficients=coefficients, bound=bound)
+
+
+def _constant(node: ast.expr) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _constant(node.operand)
+        return -value if isinstance(value, (int, float)) else None
+    return None
+
+
+def _linear(node: ast.expr, text: str) -> dict[str, float]:
+    """A linear expression as {name: coefficient, "": constant}; anything else is an error."""
+    if isinstance(node, ast.Name):
+        return {node.id: 1.0}
+    value = _constant(node)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"": float(value)}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -1.0 if isinstance(node.op, ast.USub) else 1.0
+        return {k: sign * v for k, v in _linear(node.operand, text).items()}
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        a, b = _linear(node.left, text), _linear(node.right, text)
+        sign = 1.0 if isinstance(node.op, ast.Add) else -1.0
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = out.get(k, 0.0) + sign * v
+        return out
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        a, b = _linear(node.left, text), _linear(node.right, text)
+        a_const, b_const = set(a) == {""}, set(b) == {""}
+        if isinstance(node.op, ast.Mult) and (a_const or b_const):
+            k, expr = (a[""], b) if a_const else (b[""], a)
+            return {n: k * v for n, v in expr.items()}
+        if isinstance(node.op, ast.Div) and b_const and b[""] != 0:
+            return {n: v / b[""] for n, v in a.items()}
+    raise SearchSpaceError(
+        f"constraint {text!r}: {ast.unparse(node)!r} is not linear in the parameters; "
+        f"write non-linear rules as `is_valid` (or `invalid_if` in a TOML file)"
+    )
+
+
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
+_ARITH: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Mod: operator.mod,
+    ast.FloorDiv: operator.floordiv,
+    ast.Pow: operator.pow,
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A boolean expression over config values, e.g. ``"optimizer == 'SGD' and lr < 1e-4"``.
+
+    A name that is not in the config (an inactive conditional parameter) makes every
+    comparison that uses it false.
+    """
+
+    text: str
+    tree: ast.expr
+
+    @classmethod
+    def parse(cls, text: str) -> Rule:
+        tree = _parse(text, "rule")
+        for node in ast.walk(tree):
+            allowed = (
+                ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+                ast.Compare, ast.BinOp, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple,
+                *_COMPARE, *_ARITH,
+            )
+            if not isinstance(node, allowed):
+                raise SearchSpaceError(
+                    f"rule {text!r}: {type(node).__name__} is not allowed; use comparisons, "
+                    f"and/or/not, arithmetic, numbers and quoted strings"
+                )
+        return cls(text=text, tree=tree)
+
+    @property
+    def names(self) -> set[str]:
+        return {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
+
+    def __call__(self, config: Mapping[str, Any]) -> bool:
+        try:
+            return bool(_evaluate(self.tree, config))
+        except _Inactive:
+            return False
+
+
+class _Inactive(Exception):
+    pass
+
+
+def _evaluate(node: ast.expr, config: Mapping[str, Any]) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in config:
+            raise _Inactive(node.id)
+        return config[node.id]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_evaluate(e, config) for e in node.elts]
+    if isinstance(node, ast.BoolOp):
+        results = (_safe_bool(v, config) for v in node.values)
+        return all(results) if isinstance(node.op, ast.And) else any(results)
+    if isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.Not):
+            return not _safe_bool(node.operand, config)
+        value = _evaluate(node.operand, config)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp):
+        return _ARITH[type(node.op)](_evaluate(node.left, config), _evaluate(node.right, config))
+    if isinstance(node, ast.Compare):
+        left = _evaluate(node.left, config)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = _evaluate(comparator, config)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    raise SearchSpaceError(f"unsupported expression {ast.unparse(node)!r}")  # pragma: no cover
+
+
+def _safe_bool(node: ast.expr, config: Mapping[str, Any]) -> bool:
+    try:
+        return bool(_evaluate(node, config))
+    except _Inactive:
+        return False

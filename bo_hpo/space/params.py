@@ -1,0 +1,355 @@
+"""Parameter kinds of a search space: plain frozen dataclasses, validated on creation.
+
+The tuple form ML people write (``("log_uniform", 1e-5, 1e-1)``) is parsed into these by
+:mod:`bo_hpo.space.loading`; the typed classes can also be used directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bo_hpo.errors import SearchSpaceError
+
+Scalar = int | float | str | bool
+
+#: Condition: parent parameter name -> the parent values under which a parameter is active.
+When = Mapping[str, Sequence[Scalar]]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _freeze_when(name: str, when: When | None) -> dict[str, tuple[Scalar, ...]]:
+    if when is None or (isinstance(when, Mapping) and not when):
+        return {}
+    if not isinstance(when, Mapping):
+        raise SearchSpaceError(
+            f"{name}: `when` must be a non-empty mapping of parent name to allowed values, "
+            f"got when={when!r}"
+        )
+    frozen: dict[str, tuple[Scalar, ...]] = {}
+    for parent, values in when.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            values = [values]  # a single value is a one-element list
+        if len(values) == 0:
+            raise SearchSpaceError(
+                f"{name}: `when` lists no values for parent {parent!r}; give at least one"
+            )
+        frozen[str(parent)] = tuple(values)
+    return frozen
+
+
+@dataclass(frozen=True)
+class Param:
+    """Fields every parameter kind shares.
+
+    Attributes:
+        name: the key the objective receives.
+        when: the parameter is active only when each named parent choice takes one of the
+            listed values (AND over parents). Empty means always active.
+    """
+
+    name: str
+    when: Mapping[str, tuple[Scalar, ...]] = field(default_factory=dict, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise SearchSpaceError(
+                f"parameter names must be identifiers (letters, digits, _), got {self.name!r}"
+            )
+        if "__" in self.name:
+            raise SearchSpaceError(
+                f"{self.name}: parameter names may not contain '__' (reserved for "
+                f"reparametrised Ax names), got {self.name!r}"
+            )
+        object.__setattr__(self, "when", _freeze_when(self.name, self.when))
+
+    @property
+    def kind(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def is_discrete(self) -> bool:
+        return True
+
+    @property
+    def is_numeric(self) -> bool:
+        return True
+
+    def cardinality(self) -> float:
+        return math.inf
+
+    def values_list(self) -> list[Scalar]:
+        """All values of a discrete parameter, in order."""
+        raise SearchSpaceError(f"{self.name}: a {self.kind} parameter has no finite value list")
+
+    def contains(self, value: object) -> bool:
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator) -> Scalar:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Float(Param):
+    """A real number in ``[low, high]``, searched on a log scale when ``log``."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for bound in ("low", "high"):
+            value = getattr(self, bound)
+            if not _is_number(value) or not math.isfinite(value):
+                raise SearchSpaceError(
+                    f"{self.name}: `{bound}` must be a finite number, got {bound}={value!r}"
+                )
+            object.__setattr__(self, bound, float(value))
+        if not self.low < self.high:
+            raise SearchSpaceError(
+                f"{self.name}: `low < high` must hold, got low={self.low!r}, high={self.high!r}"
+            )
+        if self.log and self.low <= 0:
+            raise SearchSpaceError(
+                f"{self.name}: a log-scaled range needs low > 0, got low={self.low!r}"
+            )
+
+    @property
+    def kind(self) -> str:
+        return "log_uniform" if self.log else "uniform"
+
+    @property
+    def is_discrete(self) -> bool:
+        return False
+
+    def contains(self, value: object) -> bool:
+        return _is_number(value) and self.low <= float(value) <= self.high  # type: ignore[arg-type]
+
+    def sample(self, rng: np.random.Generator) -> float:
+        if self.log:
+            return float(np.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+        return float(rng.uniform(self.low, self.high))
+
+    def describe(self) -> str:
+        return f"{self.kind} [{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class Int(Param):
+    """An integer in ``[low, high]`` (both included), log-scaled when ``log``."""
+
+    low: int
+    high: int
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for bound in ("low", "high"):
+            value = getattr(self, bound)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if not _is_int(value):
+                raise SearchSpaceError(
+                    f"{self.name}: `{bound}` of an int parameter must be an integer, "
+                    f"got {bound}={value!r}"
+                )
+            object.__setattr__(self, bound, int(value))
+        if not self.low < self.high:
+            raise SearchSpaceError(
+                f"{self.name}: `low < high` must hold, got low={self.low!r}, high={self.high!r}"
+            )
+        if self.log and self.low <= 0:
+            raise SearchSpaceError(
+                f"{self.name}: a log-scaled range needs low > 0, got low={self.low!r}"
+            )
+
+    @property
+    def kind(self) -> str:
+        return "log_int" if self.log else "int"
+
+    def cardinality(self) -> float:
+        return self.high - self.low + 1
+
+    def values_list(self) -> list[Scalar]:
+        return list(range(self.low, self.high + 1))
+
+    def contains(self, value: object) -> bool:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return _is_int(value) and self.low <= int(value) <= self.high  # type: ignore[arg-type]
+
+    def sample(self, rng: np.random.Generator) -> int:
+        if self.log:
+            # Log-uniform over the integers: draw on [low - 0.5, high + 0.5) in log space.
+            lo, hi = math.log(self.low - 0.5 + 1e-9), math.log(self.high + 0.5)
+            return int(min(self.high, max(self.low, round(math.exp(rng.uniform(lo, hi))))))
+        return int(rng.integers(self.low, self.high + 1))
+
+    def describe(self) -> str:
+        return f"{self.kind} [{self.low}, {self.high}]"
+
+
+@dataclass(frozen=True)
+class Choice(Param):
+    """One of ``values``; ``ordered`` says whether the values have a meaningful order.
+
+    Unordered choices (optimizers, activations) are categorical to the model; ordered ones
+    (batch sizes, widths from a list) keep their order, which the model exploits.
+    ``ordered=None`` (the ``"choice"`` kind) infers it as Ax does: numeric lists are
+    modelled as ordered, labels as categorical. Pass ``ordered=False`` to force categorical.
+    """
+
+    values: tuple[Scalar, ...]
+    ordered: bool | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        values = self.values
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise SearchSpaceError(
+                f"{self.name}: choice values must be a list, got values={values!r}"
+            )
+        values = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
+        if len(values) == 0:
+            raise SearchSpaceError(f"{self.name}: a choice needs at least one value, got []")
+        for v in values:
+            if not isinstance(v, (int, float, str, bool)):
+                raise SearchSpaceError(
+                    f"{self.name}: choice values must be numbers, strings or booleans, "
+                    f"got {v!r} of type {type(v).__name__}"
+                )
+        seen: set[tuple[type, Scalar]] = set()
+        for v in values:
+            key = (bool if isinstance(v, bool) else str if isinstance(v, str) else float, v)
+            if key in seen:
+                raise SearchSpaceError(
+                    f"{self.name}: choice values must be distinct, got {v!r} twice in "
+                    f"{list(values)!r}"
+                )
+            seen.add(key)
+        if self.ordered and not all(_is_number(v) for v in values):
+            if any(_is_number(v) for v in values):
+                raise SearchSpaceError(
+                    f"{self.name}: ordered values must be all numbers or all labels, got "
+                    f"{list(values)!r}"
+                )
+        object.__setattr__(self, "values", values)
+
+    @property
+    def kind(self) -> str:
+        return "ordered" if self.ordered else "choice"
+
+    @property
+    def modelled_as_ordered(self) -> bool:
+        return self.ordered if self.ordered is not None else self.is_numeric
+
+    @property
+    def is_numeric(self) -> bool:
+        return all(_is_number(v) for v in self.values)
+
+    @property
+    def is_integer(self) -> bool:
+        return all(_is_int(v) for v in self.values)
+
+    def cardinality(self) -> float:
+        return len(self.values)
+
+    def values_list(self) -> list[Scalar]:
+        return list(self.values)
+
+    def contains(self, value: object) -> bool:
+        return any(_same(value, v) for v in self.values)
+
+    def canonical(self, value: object) -> Scalar:
+        """The listed value equal to ``value`` (so 128.0 becomes the listed 128)."""
+        for v in self.values:
+            if _same(value, v):
+                return v
+        raise SearchSpaceError(
+            f"{self.name}: value must be one of {list(self.values)!r}, got {value!r}"
+        )
+
+    def sample(self, rng: np.random.Generator) -> Scalar:
+        return self.values[int(rng.integers(len(self.values)))]
+
+    def describe(self) -> str:
+        return f"{self.kind} {list(self.values)!r}"
+
+
+@dataclass(frozen=True)
+class Fixed(Param):
+    """A constant handed to the objective but never searched."""
+
+    value: Scalar
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.value, np.generic):
+            object.__setattr__(self, "value", self.value.item())
+        if not isinstance(self.value, (int, float, str, bool)):
+            raise SearchSpaceError(
+                f"{self.name}: a fixed value must be a number, string or boolean, got "
+                f"{self.value!r} of type {type(self.value).__name__}"
+            )
+
+    @property
+    def kind(self) -> str:
+        return "fixed"
+
+    @property
+    def is_numeric(self) -> bool:
+        return _is_number(self.value)
+
+    def cardinality(self) -> float:
+        return 1
+
+    def values_list(self) -> list[Scalar]:
+        return [self.value]
+
+    def contains(self, value: object) -> bool:
+        return _same(value, self.value)
+
+    def sample(self, rng: np.random.Generator) -> Scalar:
+        return self.value
+
+    def describe(self) -> str:
+        return f"fixed {self.value!r}"
+
+
+def _same(a: object, b: object) -> bool:
+    """Equality that keeps True apart from 1 and "1" apart from 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    if _is_number(a) and _is_number(b):
+        return float(a) == float(b)  # type: ignore[arg-type]
+    return False
+
+
+def coerce(param: Param, value: Any) -> Scalar:
+    """``value`` in the parameter's own type (int for Int, the listed value for Choice)."""
+    if isinstance(param, Int):
+        return int(round(float(value)))
+    if isinstance(param, Float):
+        return float(value)
+    if isinstance(param, Choice):
+        return param.canonical(value)
+    if isinstance(param, Fixed):
+        return param.value
+    raise TypeError(param)  # pragma: no cover
