@@ -1,0 +1,291 @@
+"""What to try next: a thin wrapper over Ax's ``Client`` in the user's terms.
+
+Generation settings were chosen for a small machine (see the README's "Proposal time"):
+Ax's Sobol initialisation, then its modular BoTorch model (``MBM``: a GP with log noisy
+expected improvement), with fewer acquisition restarts and raw samples than Ax's defaults
+and a cap on the mixed-space optimiser's alternating iterations. Each proposal also runs
+under a wall-clock cap; past it, or when the model fails, the proposal falls back to a
+random valid configuration, logged as a WARNING and recorded on the trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bo_hpo.result import Prediction
+from bo_hpo.space import SearchSpace
+from bo_hpo.translate import Translation, translate
+
+logger = logging.getLogger(__name__)
+
+METRIC = "objective"
+
+#: Acquisition optimiser settings (Ax's defaults are 20 restarts and 1024 raw samples).
+OPTIMIZER_KWARGS: dict[str, Any] = {
+    "num_restarts": 8,
+    "raw_samples": 512,
+    "options": {"maxiter_alternating": 12, "batch_limit": 256, "init_batch_limit": 256},
+}
+
+
+#: torch threads while fitting and optimising (see ``_torch_threads``).
+PROPOSAL_THREADS = 1
+
+
+@dataclass
+class Proposal:
+    """A configuration to evaluate, with the Ax trial behind it."""
+
+    ax_index: int
+    config: dict[str, Any]
+    seconds: float
+    generator: str
+    fallback: str | None = None
+
+
+class ProposalTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_cap(seconds: float | None) -> Iterator[None]:
+    """Raise ProposalTimeout after ``seconds`` (main thread on Unix only; else no cap)."""
+    usable = (
+        seconds is not None and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise ProposalTimeout(f"proposal took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class AxProposer:
+    """Proposes configurations with Ax and takes results back.
+
+    Args:
+        space: the search space.
+        minimize: whether lower objective values are better.
+        method: ``"bo"`` (Sobol, then a GP) or ``"random"`` (quasi-random Sobol throughout,
+            over the same translated space, for fair comparisons).
+        seed: seeds Ax's Sobol sequence and model fitting; ``None``: not reproducible.
+        n_initial: quasi-random trials before the model takes over (a baseline counts);
+            ``None`` lets Ax decide (5).
+        proposal_timeout: wall-clock cap on one proposal, in seconds.
+        is_valid: used only when a fallback must draw a random configuration.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        minimize: bool = True,
+        method: str = "bo",
+        seed: int | None = None,
+        n_initial: int | None = None,
+        proposal_timeout: float | None = 30.0,
+        is_valid: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        from ax import Client
+
+        self.space = space
+        self.translation: Translation = translate(space)
+        self.minimize = minimize
+        self.method = method
+        self.proposal_timeout = proposal_timeout
+        self._is_valid = is_valid
+        self._rng = np.random.default_rng(seed)
+        self._seed = seed
+        self.client = Client(random_seed=seed)
+        with _quiet():
+            self.client.configure_experiment(
+                parameters=self.translation.parameters,
+                parameter_constraints=self.translation.constraints or None,
+                name="bo_hpo",
+            )
+            self.client.configure_optimization(objective=("-" if minimize else "") + METRIC)
+            self.client.set_generation_strategy(self._generation_strategy(method, n_initial, seed))
+        self._sems: list[float] = []
+        self._means: list[float] = []
+
+    # ----------------------------------------------------------------- strategy
+    @staticmethod
+    def _generation_strategy(method: str, n_initial: int | None, seed: int | None) -> Any:
+        from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
+        from ax.api.utils.structs import GenerationStrategyDispatchStruct
+
+        struct = GenerationStrategyDispatchStruct(
+            method="random_search" if method == "random" else "fast",
+            initialization_budget=n_initial,
+            initialization_random_seed=seed,
+        )
+        gs = choose_generation_strategy(struct=struct)
+        if method != "random":
+            for node in gs._nodes:
+                if node.name == "MBM":
+                    for spec in node.generator_specs:
+                        spec.generator_gen_kwargs = {
+                            **spec.generator_gen_kwargs,
+                            "model_gen_options": {"optimizer_kwargs": OPTIMIZER_KWARGS},
+                        }
+        return gs
+
+    # ----------------------------------------------------------------- asking
+    def propose(self) -> Proposal:
+        """Ask Ax for one configuration (falling back to a random one if Ax fails)."""
+        t0 = time.perf_counter()
+        fallback: str | None = None
+        try:
+            with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(self.proposal_timeout):
+                trials = self.client.get_next_trials(max_trials=1)
+            (ax_index, ax_params), = trials.items()
+            generator = self._generator_name(ax_index)
+        except ProposalTimeout as err:
+            fallback = str(err)
+        except Exception as err:  # a model failure must not end the run; it is recorded
+            fallback = f"{type(err).__name__}: {err}"
+        if fallback is not None:
+            logger.warning("proposal fell back to a random configuration: %s", fallback)
+            config = self.space.sample(self._rng, is_valid=self._is_valid)
+            ax_params = self.translation.encode(config)
+            with _quiet():
+                ax_index = self.client.attach_trial(parameters=ax_params, arm_name=None)
+            generator = "fallback"
+        seconds = time.perf_counter() - t0
+        return Proposal(ax_index, self.translation.decode(ax_params), seconds, generator, fallback)
+
+    def attach(self, config: Mapping[str, Any], generator: str = "baseline") -> Proposal:
+        """Register a user-given configuration (the baseline) as a trial."""
+        ax_params = self.translation.encode(config)
+        with _quiet():
+            ax_index = self.client.attach_trial(
+                parameters=ax_params, arm_name="baseline" if generator == "baseline" else None
+            )
+        return Proposal(ax_index, self.translation.decode(ax_params), 0.0, generator)
+
+    def _generator_name(self, ax_index: int) -> str:
+        trial = self.client._experiment.trials[ax_index]
+        gr = getattr(trial, "generator_run", None)
+        name = getattr(gr, "_generation_node_name", None) if gr is not None else None
+        return {"MBM": "gp", "Sobol": "sobol"}.get(str(name), str(name or "ax"))
+
+    # ----------------------------------------------------------------- telling
+    def complete(self, ax_index: int, mean: float, sem: float | None) -> None:
+        self._means.append(mean)
+        if sem is not None:
+            self._sems.append(sem)
+        with _quiet():
+            self.client.complete_trial(ax_index, raw_data={METRIC: (mean, sem)})
+
+    def fail(self, ax_index: int, reason: str, penalise: bool) -> None:
+        """Record a failed trial. With ``penalise`` the model is told the worst value seen
+        so far (so it learns to stay away, as for divergence); otherwise Ax ignores it."""
+        if penalise and self._means:
+            self._impute(ax_index)
+        else:
+            with _quiet():
+                self.client.mark_trial_failed(ax_index, failed_reason=reason)
+
+    def reject(self, ax_index: int) -> None:
+        """An invalid proposal: the model is told the worst value seen so far; before any
+        value exists (the Sobol phase) the trial is abandoned so Sobol moves on."""
+        if self._means:
+            self._impute(ax_index)
+        else:
+            with _quiet():
+                self.client.mark_trial_abandoned(ax_index)
+
+    def _impute(self, ax_index: int) -> None:
+        worst = max(self._means) if self.minimize else min(self._means)
+        sem = float(np.median(self._sems)) if self._sems else None
+        with _quiet():
+            self.client.complete_trial(ax_index, raw_data={METRIC: (worst, sem)})
+
+    # ----------------------------------------------------------------- believing
+    def predict(self, ax_indices: list[int]) -> dict[int, Prediction] | None:
+        """The model's mean and SEM at the given trials' configurations, refit on all data.
+
+        Returns ``None`` when no model can be fit (too few completed trials, or a fit
+        failure, which is logged).
+        """
+        from ax.adapter.registry import Generators
+        from ax.core.observation import ObservationFeatures
+
+        experiment = self.client._experiment
+        data = experiment.lookup_data()
+        if len(data.df) < 2 or not ax_indices:
+            return None
+        try:
+            with _quiet(), _torch_threads(PROPOSAL_THREADS):
+                adapter = Generators.BOTORCH_MODULAR(experiment=experiment, data=data)
+                features = [
+                    ObservationFeatures(parameters=dict(experiment.trials[i].arm.parameters))
+                    for i in ax_indices
+                ]
+                means, covariances = adapter.predict(features)
+        except Exception as err:  # recommendation falls back to observed values, logged
+            logger.warning("could not fit the model for the recommendation: %s", err)
+            return None
+        out = {}
+        for k, i in enumerate(ax_indices):
+            mean = float(means[METRIC][k])
+            var = float(covariances[METRIC][METRIC][k])
+            out[i] = Prediction(mean, math.sqrt(max(var, 0.0)))
+        return out
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the previous count.
+
+    GP fits on tens of points gain nothing from threads, and on a busy 2-core machine
+    two threads contending made one proposal take 30 s instead of 1 s (measured here).
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if previous != n:
+            torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep Ax's per-trial INFO lines and BoTorch's optimisation warnings out of the
+    user's console for the duration of one call; they are logged at DEBUG instead."""
+    ax_logger = logging.getLogger("ax")
+    level = ax_logger.level
+    ax_logger.setLevel(max(level, logging.WARNING))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        for w in caught:
+            logger.debug("%s: %s", w.category.__name__, w.message)
+    finally:
+        ax_logger.setLevel(level)
