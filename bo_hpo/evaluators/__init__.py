@@ -1,0 +1,103 @@
+"""Evaluators: functions that train one model for one config and return an ``Evaluation``.
+
+Importing this package is cheap: torch and numpy are imported only when an evaluator's function
+is first called. Evaluators never import Ax.
+
+Example::
+
+    ev = get_evaluator("mlp_fashion")
+    data = ev.load_data(None, seed=0)          # None: the embedded subset
+    result = ev.evaluate({"learning_rate": 1e-3}, data=data, seed=0)
+    print(result.mean, result.sem)             # validation error rate and its SEM
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bo_hpo.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EvaluatorEntry:
+    """One registered evaluator, by name; its functions import torch when first called.
+
+    Attributes:
+        name: the registry name.
+        objective: what ``Evaluation.mean`` measures (lower is better for both evaluators).
+        module: the module holding ``evaluate``, ``final_eval`` and ``DEFAULTS``.
+        final_eval_scores_on: ``"test"`` or ``"validation"`` (no test split exists).
+    """
+
+    name: str
+    objective: str
+    module: str
+    final_eval_scores_on: str
+
+    def _module(self) -> Any:
+        return importlib.import_module(self.module)
+
+    def load_data(self, data_dir: str | Path | None = None, seed: int = 0) -> Any:
+        """Load this evaluator's dataset; ``data_dir=None`` uses the embedded copy.
+
+        ``seed`` seeds Fashion-MNIST's train/validation split; Tiny Shakespeare's split is by
+        position, so there it is ignored.
+        """
+        from bo_hpo.evaluators import data
+
+        if self.name == "mlp_fashion":
+            return data.load_fashion_mnist(data_dir, seed=seed)
+        return data.load_shakespeare(data_dir)
+
+    @property
+    def evaluate(self) -> Callable[..., Any]:
+        return self._module().evaluate
+
+    @property
+    def final_eval(self) -> Callable[..., Any]:
+        return self._module().final_eval
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The baseline config: every key ``evaluate`` accepts, with its default."""
+        return dict(self._module().DEFAULTS)
+
+
+_REGISTRY = {
+    "mlp_fashion": EvaluatorEntry(
+        name="mlp_fashion",
+        objective="validation error rate (fraction misclassified)",
+        module="bo_hpo.evaluators.mlp",
+        final_eval_scores_on="test",
+    ),
+    "transformer_shakespeare": EvaluatorEntry(
+        name="transformer_shakespeare",
+        objective="validation cross-entropy (nats per character)",
+        module="bo_hpo.evaluators.transformer",
+        final_eval_scores_on="validation",
+    ),
+}
+
+
+def available_evaluators() -> tuple[str, ...]:
+    """Names accepted by :func:`get_evaluator`."""
+    return tuple(_REGISTRY)
+
+
+def get_evaluator(name: str) -> EvaluatorEntry:
+    """The evaluator registered under ``name``.
+
+    Raises:
+        ConfigError: no evaluator has that name.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"evaluator must be one of {sorted(_REGISTRY)}, got {name!r}") from None
+
+
+__all__ = ["EvaluatorEntry", "available_evaluators", "get_evaluator"]
