@@ -33,9 +33,9 @@ METRIC = "objective"
 
 #: Acquisition optimiser settings (Ax's defaults are 20 restarts and 1024 raw samples).
 OPTIMIZER_KWARGS: dict[str, Any] = {
-    "num_restarts": 8,
-    "raw_samples": 512,
-    "options": {"maxiter_alternating": 12, "batch_limit": 256, "init_batch_limit": 256},
+    "num_restarts": 4,
+    "raw_samples": 256,
+    "options": {"maxiter_alternating": 8},
 }
 
 
@@ -107,7 +107,7 @@ class AxProposer:
         proposal_timeout: float | None = 30.0,
         is_valid: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
-        from ax import Client
+        Client = import_ax().Client
 
         self.space = space
         self.translation: Translation = translate(space)
@@ -126,6 +126,7 @@ class AxProposer:
             )
             self.client.configure_optimization(objective=("-" if minimize else "") + METRIC)
             self.client.set_generation_strategy(self._generation_strategy(method, n_initial, seed))
+        self._has_conditionals = any(p.when for p in space.params.values())
         self._sems: list[float] = []
         self._means: list[float] = []
 
@@ -161,6 +162,7 @@ class AxProposer:
                 trials = self.client.get_next_trials(max_trials=1)
             (ax_index, ax_params), = trials.items()
             generator = self._generator_name(ax_index)
+            ax_index, ax_params = self._canonical(ax_index, ax_params)
         except ProposalTimeout as err:
             fallback = str(err)
         except Exception as err:  # a model failure must not end the run; it is recorded
@@ -174,6 +176,24 @@ class AxProposer:
             generator = "fallback"
         seconds = time.perf_counter() - t0
         return Proposal(ax_index, self.translation.decode(ax_params), seconds, generator, fallback)
+
+    def _canonical(self, ax_index: int, ax_params: Mapping[str, Any]) -> tuple[int, dict]:
+        """Make Ax's record of a trial match what will be evaluated.
+
+        Ax's arm can differ from the config the objective receives: the divisibility
+        position before snapping, integers before rounding, and (hidden in the trial's
+        metadata) the model's values for inactive conditional parameters, which Ax feeds
+        back into the model. The model should learn from exactly what ran, so such a trial
+        is replaced by an attached one holding the canonical encoding (inactive parameters
+        at fixed mid-domain values, as Ax's own dummies).
+        """
+        canonical = self.translation.encode(self.translation.decode(ax_params))
+        if not self._has_conditionals and _same(canonical, ax_params):
+            return ax_index, dict(ax_params)
+        with _quiet():
+            self.client.mark_trial_abandoned(ax_index)
+            new_index = self.client.attach_trial(parameters=canonical)
+        return new_index, canonical
 
     def attach(self, config: Mapping[str, Any], generator: str = "baseline") -> Proposal:
         """Register a user-given configuration (the baseline) as a trial."""
@@ -255,6 +275,19 @@ class AxProposer:
         return out
 
 
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    if set(a) != set(b):
+        return False
+    for k, v in a.items():
+        w = b[k]
+        if isinstance(v, float) or isinstance(w, float):
+            if not math.isclose(float(v), float(w), rel_tol=1e-9, abs_tol=1e-12):
+                return False
+        elif v != w:
+            return False
+    return True
+
+
 @contextlib.contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` torch intra-op threads, then restore the previous count.
@@ -278,9 +311,12 @@ def _torch_threads(n: int) -> Iterator[None]:
 def _quiet() -> Iterator[None]:
     """Keep Ax's per-trial INFO lines and BoTorch's optimisation warnings out of the
     user's console for the duration of one call; they are logged at DEBUG instead."""
-    ax_logger = logging.getLogger("ax")
-    level = ax_logger.level
-    ax_logger.setLevel(max(level, logging.WARNING))
+    # Ax prints through a handler on its "ax" logger; raising that handler's level (as
+    # Ax's own docs suggest) hides the INFO lines without touching anyone else's logging.
+    handlers = logging.getLogger("ax").handlers
+    levels = [h.level for h in handlers]
+    for h in handlers:
+        h.setLevel(max(h.level, logging.WARNING))
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -288,4 +324,21 @@ def _quiet() -> Iterator[None]:
         for w in caught:
             logger.debug("%s: %s", w.category.__name__, w.message)
     finally:
-        ax_logger.setLevel(level)
+        for h, level in zip(handlers, levels, strict=True):
+            h.setLevel(level)
+
+
+def import_ax() -> Any:
+    """Import Ax without the INFO line it logs while importing (a scoped, restored
+    ``logging.disable``; nothing else runs meanwhile)."""
+    import sys
+
+    if "ax" in sys.modules:
+        return sys.modules["ax"]
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        import ax
+    finally:
+        logging.disable(previous)
+    return ax

@@ -21,6 +21,9 @@ a % b == 0          the dividend becomes ``<a>__pos`` in [0, 1], its relative po
                     proposal is feasible by construction; b keeps only values with a
                     feasible dividend
 linear              Ax parameter constraint strings, ``c*x + ... <= bound``
+tiny float range    ``<name>__unit`` in [0, 1] (Ax rejects ranges narrower than 1.5e-5, even
+                    on a log scale, e.g. an epsilon in [1e-10, 1e-6]); mapped back linearly or
+                    log-linearly
 =================  =====================================================================
 """
 
@@ -37,6 +40,9 @@ from bo_hpo.space import Choice, Divisible, Fixed, Float, Int, Param, SearchSpac
 from bo_hpo.space.params import Scalar, coerce
 
 POS_SUFFIX = "__pos"
+UNIT_SUFFIX = "__unit"
+#: Float ranges narrower than this go to Ax as a unit interval (Ax's own floor is 1.5e-5).
+_MIN_AX_WIDTH = 1e-4
 
 
 def _ax_type(values: list[Scalar]) -> str:
@@ -71,6 +77,7 @@ class Translation:
     constraints: list[str]
     flat_conditionals: tuple[str, ...]
     pinned: dict[str, Scalar]  # divisors left with a single feasible value
+    unit: frozenset[str] = frozenset()  # narrow float ranges sent to Ax as [0, 1]
 
     # ------------------------------------------------------------------ decode
     def decode(self, ax_params: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,6 +95,10 @@ class Translation:
                 config[name] = p.values[0]
             elif name in self.pinned:
                 config[name] = coerce(p, self.pinned[name])
+            elif name in self.unit:
+                assert isinstance(p, Float)
+                u = min(1.0, max(0.0, float(ax_params[name + UNIT_SUFFIX])))
+                config[name] = _from_unit(p, u)
             else:
                 if name not in ax_params:
                     raise SearchSpaceError(f"Ax proposal lacks active parameter {name!r}")
@@ -152,11 +163,16 @@ class Translation:
             if name in dividends:
                 out[name + POS_SUFFIX] = self._position(dividends[name], int(config[name]))
                 continue
+            ax_name = name + UNIT_SUFFIX if name in self.unit else name
             if name not in config:
                 if name in self.flat_conditionals:
-                    out[name] = self._placeholder(p)
+                    out[ax_name] = 0.5 if name in self.unit else self._placeholder(p)
                 continue
-            out[name] = self._to_ax(p, config[name])
+            if name in self.unit:
+                assert isinstance(p, Float)
+                out[ax_name] = _to_unit(p, float(config[name]))
+            else:
+                out[ax_name] = self._to_ax(p, config[name])
         return out
 
     def _to_ax(self, p: Param, value: Scalar) -> Any:
@@ -168,12 +184,15 @@ class Translation:
         return float(value)
 
     def _placeholder(self, p: Param) -> Any:
+        """A fixed stand-in for an inactive flat conditional (mid-domain, as Ax's own
+        dummy values), so the model always sees the same input for "inactive"."""
         if isinstance(p, Choice):
-            return _labels(list(p.values))[0]
+            labels = _labels(list(p.values))
+            return labels[len(labels) // 2]
         if isinstance(p, Int):
-            return p.low
+            return int(round(_from_unit(Float(p.name, p.low, p.high, log=p.log), 0.5)))
         assert isinstance(p, Float)
-        return p.low
+        return _from_unit(p, 0.5)
 
     def _position(self, c: Divisible, value: int) -> float:
         p = self.space.params[c.dividend]
@@ -188,7 +207,10 @@ class Translation:
 
 def translate(space: SearchSpace) -> Translation:
     """Build the Ax parameter configs and constraint strings for ``space``."""
-    from ax import ChoiceParameterConfig, RangeParameterConfig
+    from bo_hpo.propose import import_ax
+
+    ax = import_ax()
+    ChoiceParameterConfig, RangeParameterConfig = ax.ChoiceParameterConfig, ax.RangeParameterConfig
 
     dividends = {c.dividend: c for c in space.divisibility()}
     divisor_values = {
@@ -227,7 +249,14 @@ def translate(space: SearchSpace) -> Translation:
             flat.append(p.name)
 
     parameters: list[Any] = []
+    unit: set[str] = set()
+    linear_names = {n for c in space.linear() for n in c.names}
     for p in searched:
+        if isinstance(p, Float) and p.high - p.low < _MIN_AX_WIDTH and p.name in linear_names:
+            raise SearchSpaceError(
+                f"{p.name}: a range narrower than {_MIN_AX_WIDTH:g} cannot appear in a linear "
+                f"constraint (Ax rejects it), got low={p.low!r}, high={p.high!r}"
+            )
         if p.name in dividends:
             parameters.append(RangeParameterConfig(
                 name=p.name + POS_SUFFIX, bounds=(0.0, 1.0), parameter_type="float"
@@ -239,6 +268,11 @@ def translate(space: SearchSpace) -> Translation:
             parameters.append(ChoiceParameterConfig(
                 name=p.name, values=_labels(values), parameter_type=_ax_type(values),
                 is_ordered=ordered,
+            ))
+        elif isinstance(p, Float) and p.high - p.low < _MIN_AX_WIDTH:
+            unit.add(p.name)
+            parameters.append(RangeParameterConfig(
+                name=p.name + UNIT_SUFFIX, bounds=(0.0, 1.0), parameter_type="float"
             ))
         elif isinstance(p, (Float, Int)):
             parameters.append(RangeParameterConfig(
@@ -258,7 +292,21 @@ def translate(space: SearchSpace) -> Translation:
             ))
     constraints = [_linear_to_ax(c.coefficients, c.bound) for c in space.linear()]
     return Translation(space=space, parameters=parameters, constraints=constraints,
-                       flat_conditionals=tuple(flat), pinned=pinned)
+                       flat_conditionals=tuple(flat), pinned=pinned, unit=frozenset(unit))
+
+
+def _from_unit(p: Float, u: float) -> float:
+    if p.log:
+        value = math.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low)))
+    else:
+        value = p.low + u * (p.high - p.low)
+    return float(min(p.high, max(p.low, value)))
+
+
+def _to_unit(p: Float, value: float) -> float:
+    if p.log:
+        return (math.log(value) - math.log(p.low)) / (math.log(p.high) - math.log(p.low))
+    return (value - p.low) / (p.high - p.low)
 
 
 def _linear_to_ax(coefficients: Mapping[str, float], bound: float) -> str:
