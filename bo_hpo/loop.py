@@ -215,6 +215,8 @@ class _Loop:
                 self.records.append(record)
                 self.proposer.reject(proposal.ax_index)
                 logger.info("trial %d invalid (not evaluated): %s", record.trial, config)
+                if self.callback is not None:
+                    self.callback(self._progress(record))
                 if self._consecutive_invalid >= self.max_consecutive_invalid:
                     raise self._error(
                         f"{self._consecutive_invalid} proposals in a row were rejected by "
