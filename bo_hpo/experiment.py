@@ -1,0 +1,224 @@
+"""Experiment files: one TOML per experiment, reviewed like code.
+
+A file names an evaluator, a search space, constraints, ``invalid_if`` rules (the
+``is_valid`` of the Python API, as strings), a baseline, a budget and evaluator options;
+``[variants.NAME]`` tables override any of these for, say, a CPU-sized and a GPU-sized run::
+
+    name = "mlp_fashion"
+    evaluator = "mlp_fashion"
+    seed = 0
+    constraints = []
+    invalid_if = ["hidden_dim >= 1024 and batch_size >= 256"]
+
+    [space]
+    learning_rate = ["log_uniform", 1e-5, 1e-1]
+
+    [baseline]
+    learning_rate = 3e-4
+
+    [budget]
+    max_trials = 20
+
+    [evaluator_settings]
+    trial_timeout = 300      # seconds; the evaluator stops itself past it
+    data_dir = ""            # empty: the data shipped inside the package
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bo_hpo.budget import Budget
+from bo_hpo.errors import ConfigError, SearchSpaceError
+from bo_hpo.space import Rule, SearchSpace
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_TOP_KEYS = {"name", "description", "evaluator", "seed", "constraints", "invalid_if", "space",
+             "baseline", "budget", "variants", "evaluator_settings"}
+_BUDGET_KEYS = {"max_trials", "max_seconds", "max_device_hours", "patience", "min_improvement"}
+_EVALUATOR_KEYS = {"data_dir", "device", "trial_timeout", "final_eval"}
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A parsed, checked experiment file."""
+
+    name: str
+    evaluator: str
+    space: SearchSpace
+    rules: tuple[Rule, ...]
+    baseline: dict[str, Any] | None
+    budget: Budget
+    seed: int
+    data_dir: str | None = None
+    device: str | None = None
+    trial_timeout: float | None = None
+    final_eval: bool = True
+    variant: str | None = None
+    path: Path | None = None
+    description: str = ""
+    variants: tuple[str, ...] = field(default_factory=tuple)
+
+    def is_valid(self, config: Mapping[str, Any]) -> bool:
+        """False when any ``invalid_if`` rule holds for ``config``."""
+        return not any(rule(config) for rule in self.rules)
+
+    def violated_rule(self, config: Mapping[str, Any]) -> str | None:
+        return next((rule.text for rule in self.rules if rule(config)), None)
+
+
+def load_experiment(path: str | Path, variant: str | None = None) -> ExperimentSpec:
+    """Read and check an experiment file.
+
+    Args:
+        path: the TOML file.
+        variant: a ``[variants.NAME]`` table to apply; ``None`` applies none.
+
+    Raises:
+        ConfigError: the file is missing, is not valid TOML, or a key is unknown or of the
+            wrong type (the message names the key).
+        SearchSpaceError: the space, constraints, rules or baseline are malformed.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"experiment file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"experiment file {str(path)!r} is a directory") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return experiment_from_dict(raw, variant=variant, path=path)
+
+
+def experiment_from_dict(
+    raw: Mapping[str, Any], variant: str | None = None, path: Path | None = None
+) -> ExperimentSpec:
+    """Build an :class:`ExperimentSpec` from the parsed TOML mapping."""
+    where = str(path) if path else "experiment"
+    _no_unknown(raw, _TOP_KEYS, where, "top-level key")
+    variants = raw.get("variants", {})
+    _expect(variants, dict, where, "variants")
+    if variant is not None:
+        if variant not in variants:
+            raise ConfigError(
+                f"{where}: variant {variant!r} is not defined; defined: {sorted(variants)}"
+            )
+        raw = _merge(raw, variants[variant], f"{where}: [variants.{variant}]")
+
+    from bo_hpo.evaluators import available_evaluators
+
+    evaluator = raw.get("evaluator")
+    if evaluator not in available_evaluators():
+        raise ConfigError(
+            f"{where}: `evaluator` must be one of {list(available_evaluators())}, got "
+            f"{evaluator!r}"
+        )
+    name = raw.get("name", path.stem if path else evaluator)
+    _expect(name, str, where, "name")
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"{where}: `seed` must be an integer, got {seed!r}")
+    space_raw = raw.get("space")
+    if not isinstance(space_raw, dict) or not space_raw:
+        raise ConfigError(f"{where}: `[space]` must be a table with at least one parameter")
+    constraints = raw.get("constraints", [])
+    _expect_str_list(constraints, where, "constraints")
+    try:
+        space = SearchSpace(space_raw, constraints=constraints)
+    except SearchSpaceError as err:
+        raise SearchSpaceError(f"{where}: [space]: {err}") from None
+    invalid_if = raw.get("invalid_if", [])
+    _expect_str_list(invalid_if, where, "invalid_if")
+    rules = tuple(Rule.parse(text) for text in invalid_if)
+    for rule in rules:
+        unknown = rule.names - set(space.params)
+        if unknown:
+            raise SearchSpaceError(
+                f"{where}: invalid_if rule {rule.text!r} names unknown parameter "
+                f"{sorted(unknown)[0]!r}; known: {sorted(space.params)}"
+            )
+    baseline = raw.get("baseline")
+    if baseline is not None:
+        _expect(baseline, dict, where, "baseline")
+        baseline = space.check_config(baseline, what=f"{where}: [baseline]")
+        broken = next((r.text for r in rules if r(baseline)), None)
+        if broken:
+            raise SearchSpaceError(f"{where}: [baseline] breaks invalid_if rule {broken!r}")
+    budget_raw = raw.get("budget", {"max_trials": 20})
+    _expect(budget_raw, dict, where, "budget")
+    _no_unknown(budget_raw, _BUDGET_KEYS, where, "key in [budget]")
+    try:
+        budget = Budget(**budget_raw)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: [budget]: {err}") from None
+    options = raw.get("evaluator_settings", {})
+    _expect(options, dict, where, "evaluator_settings")
+    _no_unknown(options, _EVALUATOR_KEYS, where, "key in [evaluator_settings]")
+    data_dir = options.get("data_dir") or None
+    if data_dir is not None:
+        _expect(data_dir, str, where, "evaluator_settings.data_dir")
+        if path is not None and not Path(data_dir).is_absolute():
+            data_dir = str((path.parent / data_dir).resolve())
+    device = options.get("device") or None
+    if device is not None and device not in ("cpu", "cuda") and not str(device).startswith(
+        "cuda:"
+    ):
+        raise ConfigError(f"{where}: evaluator_settings.device must be 'cpu' or 'cuda', got "
+                          f"{device!r}")
+    timeout = options.get("trial_timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or timeout <= 0):
+        raise ConfigError(f"{where}: evaluator_settings.trial_timeout must be a positive number "
+                          f"of seconds, got {timeout!r}")
+    final_eval = options.get("final_eval", True)
+    _expect(final_eval, bool, where, "evaluator_settings.final_eval")
+    description = raw.get("description", "")
+    _expect(description, str, where, "description")
+    return ExperimentSpec(
+        name=name, evaluator=evaluator, space=space, rules=rules, baseline=baseline,
+        budget=budget, seed=seed, data_dir=data_dir, device=device,
+        trial_timeout=None if timeout is None else float(timeout), final_eval=final_eval,
+        variant=variant, path=path, description=description, variants=tuple(variants),
+    )
+
+
+def _merge(base: Mapping[str, Any], override: Any, where: str) -> dict[str, Any]:
+    if not isinstance(override, dict):
+        raise ConfigError(f"{where} must be a table, got {override!r}")
+    merged = {k: v for k, v in base.items() if k != "variants"}
+    for key, value in override.items():
+        if key not in _TOP_KEYS - {"variants"}:
+            raise ConfigError(f"{where}: unknown key {key!r}")
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _no_unknown(table: Mapping[str, Any], allowed: set[str], where: str, what: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown {what} {unknown[0]!r}; allowed: {sorted(allowed)}")
+
+
+def _expect(value: Any, kind: type, where: str, key: str) -> None:
+    if not isinstance(value, kind):
+        raise ConfigError(
+            f"{where}: `{key}` must be a {'table' if kind is dict else kind.__name__}, got "
+            f"{value!r}"
+        )
+
+
+def _expect_str_list(value: Any, where: str, key: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: `{key}` must be a list of strings, got {value!r}")
