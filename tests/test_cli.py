@@ -1,0 +1,113 @@
+"""The bo-hpo command: exit codes, messages, and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bo_hpo.cli import main
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_check_describes_the_shipped_files(runner):
+    result = runner.invoke(main, ["check", str(EXPERIMENTS / "mlp_fashion.toml")])
+    assert result.exit_code == 0, result.output
+    assert "momentum: uniform [0, 0.99] when {'optimizer': ('SGD',)}" in result.output
+    assert "invalid if: hidden_dim >= 1024 and batch_size >= 256" in result.output
+    result = runner.invoke(main, ["check", str(EXPERIMENTS / "transformer_shakespeare.toml"),
+                                  "--variant", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "constraint: hidden_dim % num_heads == 0" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('evaluator = "mlp_fashion"\nbatch = 3\n[space]\nx = ["uniform", 0, 1]\n', "'batch'"),
+        ('evaluator = "mlp_fashion"\n[space]\nx = ["uniform", 1, 0]\n', "x: `low < high`"),
+        ("not toml at all [", "not valid TOML"),
+    ],
+)
+def test_bad_files_exit_2_naming_the_key(runner, tmp_path, text, needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    for command in ("check", "run"):
+        result = runner.invoke(main, [command, str(path)])
+        assert result.exit_code == 2, result.output
+        assert needle in result.output
+        assert "Traceback" not in result.output
+
+
+def test_missing_file_and_bad_options_exit_2(runner, tmp_path):
+    result = runner.invoke(main, ["run", str(tmp_path / "missing.toml")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = runner.invoke(main, ["run", str(EXPERIMENTS / "mlp_fashion.toml"), "--trials", "0"])
+    assert result.exit_code == 2 and "--trials" in result.output
+    result = runner.invoke(main, ["run", str(EXPERIMENTS / "mlp_fashion.toml"),
+                                  "--data-dir", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "--data-dir" in result.output
+
+
+def test_cuda_without_a_gpu_exits_2(runner):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    result = runner.invoke(main, ["run", str(EXPERIMENTS / "mlp_fashion.toml"),
+                                  "--device", "cuda"])
+    assert result.exit_code == 2 and "no CUDA device" in result.output
+
+
+TINY = """
+name = "tiny"
+evaluator = "mlp_fashion"
+seed = 0
+invalid_if = ["optimizer == 'SGD' and learning_rate < 1e-3"]
+
+[space]
+learning_rate = ["log_uniform", 1e-4, 3e-2]
+optimizer     = ["choice", ["SGD", "AdamW"]]
+hidden_dim    = ["ordered", [32, 64]]
+num_layers    = 1
+epochs        = 1
+batch_size    = 256
+
+[baseline]
+learning_rate = 1e-3
+optimizer     = "AdamW"
+hidden_dim    = 32
+
+[budget]
+max_trials = 4
+
+[evaluator_settings]
+device = "cpu"
+"""
+
+
+def test_run_end_to_end_writes_results_and_scores_the_test_set(runner, tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["run", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "[trial   0] baseline" in result.output
+    assert "final scores on the test set" in result.output
+    assert "recommended  test_error" in result.output and "baseline     test_error" in result.output
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["budget_spent"]["trials"] == 4
+    assert set(summary["final"]) == {"recommended", "baseline"}
+    assert 0.0 < summary["final"]["recommended"]["test_error"] < 0.9
+    journal = [json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines()]
+    evaluated = [r for r in journal if r["status"] != "invalid"]
+    assert len(evaluated) == 4 and journal[0]["is_baseline"]
+    assert all(not (r["config"]["optimizer"] == "SGD" and r["config"]["learning_rate"] < 1e-3)
+               for r in evaluated)

@@ -1,0 +1,115 @@
+"""Experiment files: the shipped ones load, the seed's rules match its is_valid, and every
+malformed file fails with an error naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bo_hpo.errors import ConfigError, SearchSpaceError
+from bo_hpo.experiment import load_experiment
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def seed_is_valid(config):  # exactly as in the search-space document
+    if config["hidden_dim"] >= 1024 and config["batch_size"] >= 256:
+        return False
+    if config["optimizer"] == "SGD" and config["learning_rate"] < 1e-4:
+        return False
+    return True
+
+
+def test_mlp_file_rules_agree_with_the_seed_is_valid():
+    spec = load_experiment(EXPERIMENTS / "mlp_fashion.toml")
+    rng = np.random.default_rng(0)
+    configs = [spec.space.sample(rng) for _ in range(3000)]
+    assert [spec.is_valid(c) for c in configs] == [seed_is_valid(c) for c in configs]
+    assert sum(not seed_is_valid(c) for c in configs) > 100  # both rules were exercised
+
+
+def test_mlp_file_baseline_is_the_seed_baseline():
+    spec = load_experiment(EXPERIMENTS / "mlp_fashion.toml")
+    assert spec.baseline == {
+        "learning_rate": 3e-4, "batch_size": 128, "hidden_dim": 512, "num_layers": 4,
+        "dropout": 0.1, "optimizer": "AdamW", "weight_decay": 1e-2, "epochs": 8,
+    }
+    assert spec.evaluator == "mlp_fashion" and spec.data_dir is None
+
+
+@pytest.mark.parametrize("variant", [None, "cpu", "gpu"])
+def test_transformer_file_variants_are_feasible_by_construction(variant):
+    from bo_hpo.translate import translate
+
+    spec = load_experiment(EXPERIMENTS / "transformer_shakespeare.toml", variant=variant)
+    translation = translate(spec.space)
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        ax_params = {}
+        for p in translation.parameters:
+            if hasattr(p, "bounds"):
+                ax_params[p.name] = float(rng.uniform(*p.bounds))
+            else:
+                ax_params[p.name] = p.values[int(rng.integers(len(p.values)))]
+        config = translation.decode(ax_params)
+        assert config["hidden_dim"] % config["num_heads"] == 0
+        assert spec.space.params["hidden_dim"].contains(config["hidden_dim"])
+
+
+def test_cpu_variant_overrides_space_budget_and_baseline():
+    base = load_experiment(EXPERIMENTS / "transformer_shakespeare.toml")
+    cpu = load_experiment(EXPERIMENTS / "transformer_shakespeare.toml", variant="cpu")
+    assert base.space.params["num_layers"].values_list() == [6, 12, 24]
+    assert cpu.space.params["num_layers"].values_list() == [1, 2, 3]
+    assert cpu.budget.max_trials < base.budget.max_trials
+    assert cpu.baseline["hidden_dim"] % cpu.baseline["num_heads"] == 0
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """
+evaluator = "mlp_fashion"
+[space]
+learning_rate = ["log_uniform", 1e-4, 1e-2]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "match"),
+    [
+        ("bogus = 1\n" + GOOD, ConfigError, "top-level key 'bogus'"),
+        ('evaluator = "nope"\n[space]\nx = ["uniform", 0, 1]\n', ConfigError, "evaluator"),
+        ('evaluator = "mlp_fashion"\n', ConfigError, r"\[space\]"),
+        (GOOD + "[budget]\nmax_trial = 3\n", ConfigError, "max_trial"),
+        (GOOD + "[budget]\nmax_trials = 0\n", ConfigError, "max_trials"),
+        (GOOD + "[evaluator_settings]\ntrial_timeout = -1\n", ConfigError, "trial_timeout"),
+        (GOOD + "[evaluator_settings]\ndevice = 'tpu'\n", ConfigError, "device"),
+        ('evaluator = "mlp_fashion"\n[space]\nlr = ["log_uniform", 0.0, 1.0]\n',
+         SearchSpaceError, "lr: a log-scaled range needs low > 0, got low=0.0"),
+        ('evaluator = "mlp_fashion"\ninvalid_if = ["lr2 > 1"]\n[space]\nlr = ["uniform", 0, 1]\n',
+         SearchSpaceError, "unknown parameter 'lr2'"),
+        ('evaluator = "mlp_fashion"\ninvalid_if = ["__import__(\'os\')"]\n'
+         '[space]\nlr = ["uniform", 0, 1]\n', SearchSpaceError, "not allowed"),
+        (GOOD + "[baseline]\nlearning_rate = 1.0\n", SearchSpaceError,
+         r"learning_rate=1.0 is outside the space"),
+        ('evaluator = "mlp_fashion"\nseed = "x"\n[space]\nlr = ["uniform", 0, 1]\n',
+         ConfigError, "seed"),
+        ("evaluator = \n", ConfigError, "not valid TOML"),
+    ],
+)
+def test_malformed_files_name_the_key(tmp_path, text, error, match):
+    with pytest.raises(error, match=match):
+        load_experiment(_write(tmp_path, text))
+
+
+def test_missing_file_and_unknown_variant(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_experiment(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="variant 'big' is not defined"):
+        load_experiment(_write(tmp_path, GOOD), variant="big")
