@@ -45,7 +45,11 @@ class Budget:
                 or not math.isfinite(value) or value <= 0
             ):
                 raise ConfigError(f"Budget.{name} must be a positive number, got {value!r}")
-        if not isinstance(self.min_improvement, (int, float)) or self.min_improvement < 0:
+        if (
+            isinstance(self.min_improvement, bool)
+            or not isinstance(self.min_improvement, (int, float))
+            or not math.isfinite(self.min_improvement) or self.min_improvement < 0
+        ):
             raise ConfigError(
                 f"Budget.min_improvement must be >= 0, got {self.min_improvement!r}"
             )

@@ -15,7 +15,7 @@ import numpy as np
 
 from bo_hpo.errors import SearchSpaceError
 
-Scalar = int | float | str | bool
+Scalar = int | float | str | bool | None
 
 #: Condition: parent parameter name -> the parent values under which a parameter is active.
 When = Mapping[str, Sequence[Scalar]]
@@ -228,14 +228,15 @@ class Choice(Param):
         if len(values) == 0:
             raise SearchSpaceError(f"{self.name}: a choice needs at least one value, got []")
         for v in values:
-            if not isinstance(v, (int, float, str, bool)):
+            if v is not None and not isinstance(v, (int, float, str, bool)):
                 raise SearchSpaceError(
-                    f"{self.name}: choice values must be numbers, strings or booleans, "
+                    f"{self.name}: choice values must be numbers, strings, booleans or None, "
                     f"got {v!r} of type {type(v).__name__}"
                 )
         seen: set[tuple[type, Scalar]] = set()
         for v in values:
-            key = (bool if isinstance(v, bool) else str if isinstance(v, str) else float, v)
+            key = (bool if isinstance(v, bool) else str if isinstance(v, str)
+                   else type(None) if v is None else float, v)
             if key in seen:
                 raise SearchSpaceError(
                     f"{self.name}: choice values must be distinct, got {v!r} twice in "
@@ -301,9 +302,9 @@ class Fixed(Param):
         super().__post_init__()
         if isinstance(self.value, np.generic):
             object.__setattr__(self, "value", self.value.item())
-        if not isinstance(self.value, (int, float, str, bool)):
+        if self.value is not None and not isinstance(self.value, (int, float, str, bool)):
             raise SearchSpaceError(
-                f"{self.name}: a fixed value must be a number, string or boolean, got "
+                f"{self.name}: a fixed value must be a number, string, boolean or None, got "
                 f"{self.value!r} of type {type(self.value).__name__}"
             )
 
@@ -333,6 +334,8 @@ class Fixed(Param):
 
 def _same(a: object, b: object) -> bool:
     """Equality that keeps True apart from 1 and "1" apart from 1."""
+    if a is None or b is None:
+        return a is None and b is None
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, str) or isinstance(b, str):

@@ -100,7 +100,13 @@ class SearchSpace:
                     if not isinstance(p, (Float, Int)):
                         raise SearchSpaceError(
                             f"constraint {c.text!r}: {name!r} is {p.kind}; linear constraints "
-                            f"apply to uniform/log_uniform/int/log_int parameters only"
+                            f"apply to uniform and int parameters only"
+                        )
+                    if p.log:
+                        raise SearchSpaceError(
+                            f"constraint {c.text!r}: {name!r} is {p.kind}; Ax cannot enforce "
+                            f"linear constraints on log-scaled parameters (use a linear scale "
+                            f"or an is_valid rule)"
                         )
                 self._check_linear_feasible(c)
             else:
@@ -312,14 +318,17 @@ class SearchSpace:
                 f"parameters {sorted(tied)} are too many to count"
             )
         total = 0
-        names = [p.name for p in tied_params]
+        names = [p.name for p in tied_params]  # parents before children
+        first = {n: self.params[n].values_list()[0] for n in names}
         for values in itertools.product(*(p.values_list() for p in tied_params)):
             assignment = dict(zip(names, values, strict=True))
-            # Tied parameters that are themselves inactive count once, not per value.
-            first = {n: self.params[n].values_list()[0] for n in names}
-            if any(not self.is_active(n, assignment) and assignment[n] != first[n] for n in names):
+            active: Config = {}
+            for n in names:
+                if self.is_active(n, active):
+                    active[n] = assignment[n]
+            # Tied parameters that are inactive count once, not once per value.
+            if any(n not in active and assignment[n] != first[n] for n in names):
                 continue
-            active = {n: v for n, v in assignment.items() if self.is_active(n, assignment)}
             if any(
                 all(n in active for n in c.names) and not c.holds(active) for c in self.constraints
             ):
