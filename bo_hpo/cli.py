@@ -82,11 +82,14 @@ def check(experiment: str, variant: str | None) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Full dataset directory (default: the data shipped in the package).")
 @click.option("--variant", help="A [variants.NAME] table of the file (e.g. cpu, gpu).")
+@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Override evaluator_settings.trial_timeout (seconds per trial).")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Where to write trials.jsonl, trials.csv, result.json "
                    "(default: reports/<name>).")
 def run(experiment: str, trials: int | None, seconds: float | None, device: str | None,
-        data_dir: str | None, variant: str | None, out: str | None) -> None:
+        data_dir: str | None, variant: str | None, trial_timeout: float | None,
+        out: str | None) -> None:
     """Tune the evaluator of EXPERIMENT.toml, then score the best config and the baseline
     on the test set."""
     from bo_hpo.runner import run_experiment, with_overrides
@@ -102,7 +105,7 @@ def run(experiment: str, trials: int | None, seconds: float | None, device: str 
         _fail(f"--data-dir: {data_dir!r} is not a directory", EXIT_BAD_INPUT)
     try:
         spec = with_overrides(spec, trials=trials, seconds=seconds, device=device,
-                              data_dir=data_dir)
+                              data_dir=data_dir, trial_timeout=trial_timeout)
     except ConfigError as err:
         _fail(str(err), EXIT_BAD_INPUT)
     out_dir = Path(out) if out else Path("reports") / spec.name

@@ -125,14 +125,25 @@ class AxProposer:
                 name="bo_hpo",
             )
             self.client.configure_optimization(objective=("-" if minimize else "") + METRIC)
-            self.client.set_generation_strategy(self._generation_strategy(method, n_initial, seed))
+            self.client.set_generation_strategy(self._generation_strategy(
+                method, n_initial, seed, fully_discrete=self._fully_discrete()))
         self._has_conditionals = any(p.when for p in space.params.values())
         self._sems: list[float] = []
         self._means: list[float] = []
 
     # ----------------------------------------------------------------- strategy
+    def _fully_discrete(self) -> bool:
+        """Ax then enumerates or locally searches the discrete choices; its discrete
+        optimisers reject the continuous optimiser's options."""
+        return all(
+            not hasattr(p, "bounds") or p.parameter_type == "int"
+            for p in self.translation.parameters
+        )
+
     @staticmethod
-    def _generation_strategy(method: str, n_initial: int | None, seed: int | None) -> Any:
+    def _generation_strategy(
+        method: str, n_initial: int | None, seed: int | None, fully_discrete: bool = False
+    ) -> Any:
         from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
         from ax.api.utils.structs import GenerationStrategyDispatchStruct
 
@@ -142,7 +153,7 @@ class AxProposer:
             initialization_random_seed=seed,
         )
         gs = choose_generation_strategy(struct=struct)
-        if method != "random":
+        if method != "random" and not fully_discrete:
             for node in gs._nodes:
                 if node.name == "MBM":
                     for spec in node.generator_specs:
@@ -208,7 +219,8 @@ class AxProposer:
         trial = self.client._experiment.trials[ax_index]
         gr = getattr(trial, "generator_run", None)
         name = getattr(gr, "_generation_node_name", None) if gr is not None else None
-        return {"MBM": "gp", "Sobol": "sobol"}.get(str(name), str(name or "ax"))
+        return {"MBM": "gp", "Sobol": "sobol", "CenterOfSearchSpace": "center"}.get(
+            str(name), str(name or "ax"))
 
     # ----------------------------------------------------------------- telling
     def complete(self, ax_index: int, mean: float, sem: float | None) -> None:

@@ -41,6 +41,7 @@ def with_overrides(
     seconds: float | None = None,
     device: str | None = None,
     data_dir: str | None = None,
+    trial_timeout: float | None = None,
 ) -> ExperimentSpec:
     """The spec with command-line overrides applied (``None`` keeps the file's value)."""
     budget = spec.budget
@@ -52,7 +53,8 @@ def with_overrides(
         )
         budget = Budget(**dataclasses.asdict(budget))  # re-validate
     return dataclasses.replace(
-        spec, budget=budget, device=device or spec.device, data_dir=data_dir or spec.data_dir
+        spec, budget=budget, device=device or spec.device, data_dir=data_dir or spec.data_dir,
+        trial_timeout=trial_timeout or spec.trial_timeout,
     )
 
 
