@@ -29,6 +29,13 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
+def _check_range(name: str, low: float, high: float, log: bool) -> None:
+    if not low < high:
+        raise SearchSpaceError(f"{name}: `low < high` must hold, got low={low!r}, high={high!r}")
+    if log and low <= 0:
+        raise SearchSpaceError(f"{name}: a log-scaled range needs low > 0, got low={low!r}")
+
+
 def _freeze_when(name: str, when: When | None) -> dict[str, tuple[Scalar, ...]]:
     if when is None or (isinstance(when, Mapping) and not when):
         return {}
@@ -120,14 +127,7 @@ class Float(Param):
                     f"{self.name}: `{bound}` must be a finite number, got {bound}={value!r}"
                 )
             object.__setattr__(self, bound, float(value))
-        if not self.low < self.high:
-            raise SearchSpaceError(
-                f"{self.name}: `low < high` must hold, got low={self.low!r}, high={self.high!r}"
-            )
-        if self.log and self.low <= 0:
-            raise SearchSpaceError(
-                f"{self.name}: a log-scaled range needs low > 0, got low={self.low!r}"
-            )
+        _check_range(self.name, self.low, self.high, self.log)
 
     @property
     def kind(self) -> str:
@@ -169,14 +169,7 @@ class Int(Param):
                     f"got {bound}={value!r}"
                 )
             object.__setattr__(self, bound, int(value))
-        if not self.low < self.high:
-            raise SearchSpaceError(
-                f"{self.name}: `low < high` must hold, got low={self.low!r}, high={self.high!r}"
-            )
-        if self.log and self.low <= 0:
-            raise SearchSpaceError(
-                f"{self.name}: a log-scaled range needs low > 0, got low={self.low!r}"
-            )
+        _check_range(self.name, self.low, self.high, self.log)
 
     @property
     def kind(self) -> str:
