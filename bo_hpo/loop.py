@@ -339,32 +339,35 @@ class _Loop:
                 not in self._in_flight and r.mean is not None]
 
     def recommendation(self) -> tuple[TrialRecord, Prediction | None, str]:
+        best, predictions = self._predicted_best()
+        prediction = predictions.get(best.trial) if predictions else None
+        return best, prediction, "model" if prediction is not None else "observed"
+
+    def _predicted_best(self) -> tuple[TrialRecord, dict[int, Prediction] | None]:
+        """The completed trial with the best predicted mean, and every completed trial's
+        prediction by trial number (``None`` when no model could be fit)."""
         completed = self._completed()
         if not completed:
             raise self._error("no trial completed, so there is nothing to recommend")
-        predictions = self.proposer.predict([self._ax_index[r.trial] for r in completed])
-        if predictions:
-            sign = 1.0 if self.minimize else -1.0
-            best = min(completed,
-                       key=lambda r: sign * predictions[self._ax_index[r.trial]].mean)
-            return best, predictions[self._ax_index[best.trial]], "model"
-        best = min(completed, key=lambda r: (1.0 if self.minimize else -1.0) * r.mean)
-        return best, None, "observed"
+        sign = 1.0 if self.minimize else -1.0
+        by_ax = self.proposer.predict([self._ax_index[r.trial] for r in completed])
+        if not by_ax:
+            return min(completed, key=lambda r: sign * r.mean), None
+        predictions = {r.trial: by_ax[self._ax_index[r.trial]] for r in completed}
+        return min(completed, key=lambda r: sign * predictions[r.trial].mean), predictions
 
     def _result(self, stop_reason: str) -> TuningResult:
         completed = self._completed()
-        best, prediction, source = self.recommendation()
+        best, predictions = self._predicted_best()
+        prediction = predictions.get(best.trial) if predictions else None
+        source = "model" if prediction is not None else "observed"
         sign = 1.0 if self.minimize else -1.0
         observed = min(completed, key=lambda r: sign * r.mean)
         baseline = next((r for r in completed if r.is_baseline), None)
         baseline_info = improvement = None
         notes = []
         if baseline is not None:
-            baseline_prediction = None
-            if prediction is not None:
-                predictions = self.proposer.predict([self._ax_index[baseline.trial]])
-                baseline_prediction = predictions[self._ax_index[baseline.trial]] \
-                    if predictions else None
+            baseline_prediction = predictions.get(baseline.trial) if predictions else None
             baseline_info = {"config": baseline.config, "mean": baseline.mean,
                              "sem": baseline.sem, "trial": baseline.trial,
                              "predicted": baseline_prediction}
