@@ -60,7 +60,10 @@ def _load(path: str, variant: str | None, device: str | None = None) -> Any:
 def check(experiment: str, variant: str | None) -> None:
     """Validate EXPERIMENT.toml and describe its search space, without running anything."""
     spec = _load(experiment, variant)
-    click.echo(f"{spec.name}: evaluator {spec.evaluator}, seed {spec.seed}")
+    chosen = ""
+    if spec.variant:
+        chosen = f", variant {spec.variant}" + ("" if variant else " (chosen for this machine)")
+    click.echo(f"{spec.name}: evaluator {spec.evaluator}, seed {spec.seed}{chosen}")
     click.echo(repr(spec.space))
     size = spec.space.size()
     shown = "infinite (continuous parameters)" if math.isinf(size) else size

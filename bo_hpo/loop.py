@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bo_hpo.budget import Budget, BudgetTracker
-from bo_hpo.errors import ConfigError, TrialFailed, TuningError
+from bo_hpo.errors import ConfigError, SearchSpaceError, TrialFailed, TuningError
 from bo_hpo.evaluation import Evaluation
 from bo_hpo.executors import Executor, Outcome, SequentialExecutor
 from bo_hpo.result import Prediction, TrialRecord, TuningResult, as_plain, is_finite_number
@@ -283,6 +283,11 @@ class _Loop:
         if outcome.error is not None:
             err = outcome.error
             if isinstance(err, TrialFailed):
+                raise err
+            if isinstance(err, (ConfigError, SearchSpaceError)):
+                # The evaluator rejects the config's form (a key or type it cannot take):
+                # every trial would fail the same way, so stop now instead of spending the
+                # budget. The error names the key.
                 raise err
             raise TrialFailed("exception", f"{type(err).__name__}: {err}")
         value = outcome.value

@@ -114,7 +114,7 @@ class TuningResult:
         lines += [f"  {k} = {_fmt(v)}" for k, v in self.best_config.items()]
         if self.best_predicted is not None:
             lines.append(
-                f"predicted: {self.best_predicted.mean:.4g} ± {self.best_predicted.sem:.2g} "
+                f"predicted: {self.best_predicted.mean:.4g} ± {self.best_predicted.sem:.3g} "
                 f"({sign} is better)"
             )
         obs = self.best_observed

@@ -111,3 +111,14 @@ def test_run_end_to_end_writes_results_and_scores_the_test_set(runner, tmp_path)
     assert len(evaluated) == 4 and journal[0]["is_baseline"]
     assert all(not (r["config"]["optimizer"] == "SGD" and r["config"]["learning_rate"] < 1e-3)
                for r in evaluated)
+
+
+def test_a_config_the_evaluator_rejects_stops_the_run_with_exit_2(runner, tmp_path):
+    # `bo-hpo check` cannot know the evaluator's types; the first trial finds out, and the
+    # run stops there instead of failing every trial the same way.
+    path = tmp_path / "typo.toml"
+    path.write_text(TINY.replace("epochs        = 1", 'epochs        = "1"'))
+    result = runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "epochs" in result.output and "Traceback" not in result.output
+    assert result.output.count("[trial") == 0
