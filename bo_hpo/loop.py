@@ -380,6 +380,9 @@ class _Loop:
                 improvement = sign * (baseline_prediction.mean - prediction.mean)
             else:
                 improvement = sign * (baseline.mean - (best.mean or 0.0))
+            if best.trial == baseline.trial:
+                improvement = 0.0  # the baseline itself is recommended
+                notes.append("no evaluated configuration is predicted to beat the baseline")
         if source == "observed":
             notes.append("no model could be fit; the recommendation is the best observed trial")
         return TuningResult(

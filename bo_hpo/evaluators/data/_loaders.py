@@ -81,7 +81,8 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"idx file {str(path)!r}: shape {shape} needs {expected} data bytes, "
             f"found {len(raw) - header}"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    # A writable copy: torch warns on (and may write through) read-only buffers.
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).copy()
 
 
 def _read_npz_arrays(path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, ...]:
