@@ -130,6 +130,7 @@ class TuningResult:
             f"trials: {counts['completed']} completed, {counts['failed']} failed, "
             f"{counts['invalid']} invalid; stopped: {self.stop_reason}"
         )
+        lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
