@@ -39,6 +39,9 @@ OPTIMIZER_KWARGS: dict[str, Any] = {
 }
 
 
+#: Hit-and-run settings for starting points inside linear constraints (BoTorch: 10000, 32).
+POLYTOPE_OPTIONS: dict[str, Any] = {"n_burnin": 500, "n_thinning": 4}
+
 #: torch threads while fitting and optimising (see ``_torch_threads``).
 PROPOSAL_THREADS = 1
 
@@ -126,7 +129,7 @@ class AxProposer:
             )
             self.client.configure_optimization(objective=("-" if minimize else "") + METRIC)
             self.client.set_generation_strategy(self._generation_strategy(
-                method, n_initial, seed, fully_discrete=self._fully_discrete()))
+                method, n_initial, seed, self._optimizer_kwargs()))
         self._has_conditionals = any(p.when for p in space.params.values())
         self._sems: list[float] = []
         self._means: list[float] = []
@@ -140,9 +143,27 @@ class AxProposer:
             for p in self.translation.parameters
         )
 
+    def _optimizer_kwargs(self) -> dict[str, Any] | None:
+        """Acquisition optimiser settings for this space (``None``: Ax's defaults)."""
+        if self._fully_discrete():
+            return None
+        kwargs = {**OPTIMIZER_KWARGS, "options": dict(OPTIMIZER_KWARGS["options"])}
+        continuous = all(
+            hasattr(p, "bounds") and p.parameter_type == "float"
+            for p in self.translation.parameters
+        )
+        if continuous and self.translation.constraints:
+            # Linear constraints make BoTorch draw starting points by hit-and-run over the
+            # polytope: 10,000 burn-in steps and thinning 32 by default, a Python loop that
+            # took 1.7 s of a 3.1 s proposal here. A shorter chain is plenty for 256 raw
+            # samples. (The mixed optimiser rejects these keys, hence continuous only.)
+            kwargs["options"].update(POLYTOPE_OPTIONS)
+        return kwargs
+
     @staticmethod
     def _generation_strategy(
-        method: str, n_initial: int | None, seed: int | None, fully_discrete: bool = False
+        method: str, n_initial: int | None, seed: int | None,
+        optimizer_kwargs: dict[str, Any] | None = None,
     ) -> Any:
         from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
         from ax.api.utils.structs import GenerationStrategyDispatchStruct
@@ -153,13 +174,13 @@ class AxProposer:
             initialization_random_seed=seed,
         )
         gs = choose_generation_strategy(struct=struct)
-        if method != "random" and not fully_discrete:
+        if method != "random" and optimizer_kwargs is not None:
             for node in gs._nodes:
                 if node.name == "MBM":
                     for spec in node.generator_specs:
                         spec.generator_gen_kwargs = {
                             **spec.generator_gen_kwargs,
-                            "model_gen_options": {"optimizer_kwargs": OPTIMIZER_KWARGS},
+                            "model_gen_options": {"optimizer_kwargs": optimizer_kwargs},
                         }
         return gs
 
