@@ -175,8 +175,11 @@ def _print_outcome(outcome: Any) -> None:
     if result.baseline is not None:
         pred = result.baseline.get("predicted")
         rec = result.best_predicted
+        from bo_hpo.evaluators import get_evaluator
+
+        measure = get_evaluator(outcome.spec.evaluator).objective.split(" (")[0]
         click.echo(
-            "validation error: recommended "
+            f"{measure}: recommended "
             + (f"{rec.mean:.4f} (predicted)" if rec else f"{result.best_observed['mean']:.4f}")
             + " vs baseline "
             + (f"{pred.mean:.4f} (predicted), " if pred else "")
