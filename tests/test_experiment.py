@@ -113,3 +113,42 @@ def test_missing_file_and_unknown_variant(tmp_path):
         load_experiment(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="variant 'big' is not defined"):
         load_experiment(_write(tmp_path, GOOD), variant="big")
+
+
+def test_tuple_form_typed_objects_and_toml_build_the_same_space(tmp_path):
+    from bo_hpo import Choice, Fixed, Float, Int, SearchSpace
+
+    tuples = SearchSpace(
+        {
+            "lr": ("log_uniform", 1e-5, 1e-1),
+            "width": ("int", 64, 1024),
+            "heads": ("ordered", [1, 2, 4, 8]),
+            "opt": ("choice", ["SGD", "AdamW"]),
+            "momentum": ("uniform", 0.0, 0.99, {"when": {"opt": ["SGD"]}}),
+            "epochs": 5,
+        },
+        constraints=["width % heads == 0"],
+    )
+    typed = SearchSpace(
+        [
+            Float("lr", 1e-5, 1e-1, log=True), Int("width", 64, 1024),
+            Choice("heads", (1, 2, 4, 8), ordered=True), Choice("opt", ("SGD", "AdamW")),
+            Float("momentum", 0.0, 0.99, when={"opt": ["SGD"]}), Fixed("epochs", 5),
+        ],
+        constraints=["width % heads == 0"],
+    )
+    path = _write(tmp_path, """
+evaluator = "mlp_fashion"
+constraints = ["width % heads == 0"]
+[space]
+lr = ["log_uniform", 1e-5, 1e-1]
+width = { kind = "int", low = 64, high = 1024 }
+heads = ["ordered", [1, 2, 4, 8]]
+opt = ["choice", ["SGD", "AdamW"]]
+momentum = ["uniform", 0.0, 0.99, { when = { opt = ["SGD"] } }]
+epochs = 5
+""")
+    toml = load_experiment(path).space
+    for other in (typed, toml):
+        assert other.params == tuples.params
+        assert other.constraints == tuples.constraints
