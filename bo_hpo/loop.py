@@ -414,8 +414,9 @@ class _Loop:
 def _mean_sem(value: Any) -> tuple[float, float | None]:
     if isinstance(value, Evaluation):
         return value.mean, value.sem
+    value = _scalar(value)
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        mean, sem = value
+        mean, sem = (_scalar(v) for v in value)
         if sem is not None and not _is_number(sem):
             raise TypeError(f"sem must be a number or None, got {sem!r}")
         if not _is_number(mean):
@@ -427,6 +428,16 @@ def _mean_sem(value: Any) -> tuple[float, float | None]:
         f"objective must return a number, (mean, sem), an Evaluation or a mapping of "
         f"those; got {value!r}"
     )
+
+
+def _scalar(value: Any) -> Any:
+    """A one-element numpy array or torch tensor as a Python number; anything else as is."""
+    if isinstance(value, (str, bytes)) or not callable(getattr(value, "item", None)):
+        return value
+    try:
+        return value.item()  # numpy and torch raise for more than one element
+    except (TypeError, ValueError, RuntimeError):
+        return value
 
 
 def _is_number(value: Any) -> bool:

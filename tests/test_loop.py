@@ -404,3 +404,15 @@ def test_ax_per_trial_info_lines_stay_off_the_console():
             h.setStream(stream)
     text = buffer.getvalue()
     assert "Generated new trial" not in text and "marked COMPLETED" not in text, text
+
+
+def test_numpy_and_torch_scalars_are_accepted():
+    import numpy as np
+
+    torch = pytest.importorskip("torch")
+    returns = iter([np.float32(0.5), torch.tensor(0.25), (np.array(0.2), torch.tensor(0.01))])
+    result = tune(lambda c: next(returns), {"x": ("uniform", 0.0, 1.0)}, budget=3,
+                  method="random", seed=0)
+    assert list(result.trials["status"]) == ["completed"] * 3
+    assert result.trials["mean"].tolist() == pytest.approx([0.5, 0.25, 0.2])
+    assert result.trials["sem"].tolist()[2] == pytest.approx(0.01)
