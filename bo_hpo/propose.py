@@ -119,7 +119,6 @@ class AxProposer:
         self.proposal_timeout = proposal_timeout
         self._is_valid = is_valid
         self._rng = np.random.default_rng(seed)
-        self._seed = seed
         self.client = Client(random_seed=seed)
         with _quiet():
             self.client.configure_experiment(
