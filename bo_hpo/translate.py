@@ -113,9 +113,7 @@ class Translation:
         if isinstance(p, Choice):
             labels = _labels(list(p.values))
             for label, v in zip(labels, p.values, strict=True):
-                if label == value or (
-                    not isinstance(label, str) and not isinstance(value, str) and label == value
-                ):
+                if label == value:
                     return v
             return p.canonical(value)
         if isinstance(p, Int):
