@@ -8,12 +8,15 @@ from bo_hpo.budget import Budget
 from bo_hpo.errors import (
     BoHpoError,
     ConfigError,
+    LockedError,
     SearchSpaceError,
+    SpaceChangedError,
+    StoreError,
     TrialFailed,
     TuningError,
 )
 from bo_hpo.evaluation import Evaluation
-from bo_hpo.loop import tune
+from bo_hpo.loop import load, tune
 from bo_hpo.result import TuningResult
 from bo_hpo.space import Choice, Fixed, Float, Int, SearchSpace
 
@@ -21,5 +24,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BoHpoError", "Budget", "Choice", "ConfigError", "Evaluation", "Fixed", "Float", "Int",
-    "SearchSpace", "SearchSpaceError", "TrialFailed", "TuningError", "TuningResult", "tune",
+    "LockedError", "SearchSpace", "SearchSpaceError", "SpaceChangedError", "StoreError",
+    "TrialFailed", "TuningError", "TuningResult", "load", "tune",
 ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from bo_hpo.errors import ConfigError
 
@@ -74,10 +75,20 @@ class BudgetTracker:
         self.device_seconds = 0.0
         self.best: float | None = None
         self.since_improvement = 0
+        self._earlier_seconds = 0.0
 
     @property
     def seconds(self) -> float:
-        return self._clock() - self._start
+        return self._clock() - self._start + self._earlier_seconds
+
+    def restore(self, records: Iterable[Any], seconds: float = 0.0) -> None:
+        """Count what earlier sessions of a stored experiment spent: their evaluated
+        trials, device time, wall-clock ``seconds``, and the no-improvement streak."""
+        for r in records:
+            if r.status in ("completed", "failed"):
+                self.record(r.eval_seconds or 0.0, 1,
+                            r.mean if r.status == "completed" else None)
+        self._earlier_seconds = float(seconds)
 
     def record(self, eval_seconds: float, devices: int = 1, value: float | None = None) -> None:
         """Count one evaluated trial; ``value`` is its objective when it completed."""

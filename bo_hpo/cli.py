@@ -1,7 +1,10 @@
 """The ``bo-hpo`` command: parse, call the library, print, exit.
 
-Exit codes: 0 success, 1 tuning stopped with an error (too many failures, say), 2 bad
-input (a malformed experiment file or option; nothing was run).
+Exit codes: 0 success; 1 tuning stopped by failures (too many failed or invalid trials);
+2 bad input (a malformed experiment file, option or cron expression; nothing was run);
+3 locked (another run of the experiment is going on; nothing was touched); 4 the store
+cannot be used (unreachable, corrupted, newer schema, read-only); 130 stopped by Ctrl-C
+(what completed is kept in the store).
 """
 
 from __future__ import annotations
@@ -14,10 +17,25 @@ from typing import Any
 
 import click
 
-from bo_hpo.errors import BoHpoError, ConfigError, SearchSpaceError, TuningError
+from bo_hpo.errors import (
+    BoHpoError,
+    ConfigError,
+    LockedError,
+    SearchSpaceError,
+    SpaceChangedError,
+    StoreError,
+)
 
 EXIT_TUNING_ERROR = 1
 EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 3
+EXIT_STORE = 4
+EXIT_INTERRUPTED = 130
+
+_store_option = click.option(
+    "--store", envvar="BO_HPO_STORE", metavar="URL",
+    help="Where experiments live: sqlite:///file.db or postgresql+psycopg://user:pw@host/db "
+         "(default: $BO_HPO_STORE, else sqlite:///reports/bo_hpo.db).")
 
 
 def _fail(message: str, code: int) -> None:
@@ -88,15 +106,21 @@ def check(experiment: str, variant: str | None) -> None:
 @click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True),
               help="Override evaluator_settings.trial_timeout (seconds per trial).")
 @click.option("--out", type=click.Path(file_okay=False),
-              help="Where to write trials.jsonl, trials.csv, result.json "
-                   "(default: reports/<name>).")
+              help="Where to write trials.csv and result.json (default: reports/<name>).")
+@click.option("--fresh", is_flag=True,
+              help="Start anew even if the store holds this experiment (the old one is kept "
+                   "under a dated name).")
+@_store_option
 def run(experiment: str, trials: int | None, seconds: float | None, device: str | None,
         data_dir: str | None, variant: str | None, trial_timeout: float | None,
-        out: str | None) -> None:
+        out: str | None, fresh: bool, store: str | None) -> None:
     """Tune the evaluator of EXPERIMENT.toml, then score the best config and the baseline
-    on the test set."""
-    from bo_hpo.runner import run_experiment, with_overrides
+    on the test set.
 
+    Every trial is stored as it starts and ends. If the store already holds the experiment
+    (a run that crashed or was killed), it is continued: the interrupted trial is re-run
+    first and the budget counts every trial so far.
+    """
     spec = _load(experiment, variant, device)
     if device == "cuda":
         import torch
@@ -106,26 +130,123 @@ def run(experiment: str, trials: int | None, seconds: float | None, device: str 
                   EXIT_BAD_INPUT)
     if data_dir is not None and not Path(data_dir).is_dir():
         _fail(f"--data-dir: {data_dir!r} is not a directory", EXIT_BAD_INPUT)
+    overrides = {k: v for k, v in dict(trials=trials, seconds=seconds, device=device,
+                                       data_dir=data_dir, trial_timeout=trial_timeout).items()
+                 if v is not None}
+    _execute(spec, overrides, store, out, fresh=fresh, nightly=False)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--trials", type=click.IntRange(min=1),
+              help="Raise the experiment's budget.max_trials (all sessions together).")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True),
+              help="Raise budget.max_seconds (all sessions together).")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Where to write trials.csv and result.json (default: reports/<name>).")
+@_store_option
+def resume(name: str, trials: int | None, seconds: float | None, out: str | None,
+           store: str | None) -> None:
+    """Continue the stored experiment NAME from where it stopped, without its file."""
+    from bo_hpo.runner import spec_from_store
+
     try:
-        spec = with_overrides(spec, trials=trials, seconds=seconds, device=device,
-                              data_dir=data_dir, trial_timeout=trial_timeout)
-    except ConfigError as err:
-        _fail(str(err), EXIT_BAD_INPUT)
-    out_dir = Path(out) if out else Path("reports") / spec.name
-    budget = spec.budget
-    variant = f" [{spec.variant}]" if spec.variant else ""
-    click.echo(f"{spec.name}{variant}: tuning {spec.evaluator} "
-               f"({len(spec.space)} parameters, budget {_budget_text(budget)}, "
-               f"data {spec.data_dir or 'embedded subset'})")
-    try:
-        outcome = run_experiment(spec, on_progress=_progress_printer(spec), out_dir=out_dir)
+        spec, overrides = spec_from_store(name, store)
+        overrides = dict(overrides)
+        overrides.update({k: v for k, v in dict(trials=trials, seconds=seconds).items()
+                          if v is not None})
+    except StoreError as err:
+        _fail(str(err), EXIT_STORE if "cannot" in str(err) else EXIT_BAD_INPUT)
     except (ConfigError, SearchSpaceError) as err:
         _fail(str(err), EXIT_BAD_INPUT)
-    except TuningError as err:
+    _execute(spec, overrides, store, out, fresh=False, nightly=False)
+
+
+@main.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--variant", help="A [variants.NAME] table of the file (e.g. cpu, gpu).")
+@_store_option
+def nightly(experiment: str, variant: str | None, store: str | None) -> None:
+    """One night of EXPERIMENT.toml, made to be called by a scheduler.
+
+    The first night creates the experiment; each later night continues it with the budget
+    of the file's [nightly] table (else [budget]), the model fitted on every earlier night's
+    trials. If another run holds the experiment, exits at once with code 3, touching
+    nothing; a lease left by a killed run is taken over.
+    """
+    spec = _load(experiment, variant)
+    _execute(spec, {}, store, None, fresh=False, nightly=True)
+
+
+def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str | None, *,
+             fresh: bool, nightly: bool) -> None:
+    """Run (or continue) an experiment and print it; every error becomes its exit code."""
+    from bo_hpo.runner import run_experiment, with_overrides
+    from bo_hpo.store import default_store_url, redact
+
+    try:
+        spec = with_overrides(spec, **overrides)
+    except ConfigError as err:
+        _fail(str(err), EXIT_BAD_INPUT)
+    store = store or default_store_url()
+    out_dir = _out_dir(out, spec.name)
+    budget = spec.nightly_budget if nightly and spec.nightly_budget else spec.budget
+    variant = f" [{spec.variant}]" if spec.variant else ""
+    what = "one night of" if nightly else "tuning"
+    click.echo(f"{spec.name}{variant}: {what} {spec.evaluator} "
+               f"({len(spec.space)} parameters, budget {_budget_text(budget)}, "
+               f"data {spec.data_dir or 'embedded subset'}, store {redact(store)})")
+    printer = _ProgressPrinter(spec, budget)
+    try:
+        outcome = run_experiment(spec, on_progress=printer, out_dir=out_dir, store=store,
+                                 nightly=nightly, fresh=fresh, overrides=overrides,
+                                 on_final=printer.final)
+    except KeyboardInterrupt:
+        printer.close()
+        click.echo("\ninterrupted: stopping. Every finished trial is in the store; the trial "
+                   "in flight is marked interrupted and runs again first next time.", err=True)
+        _print_partial(spec.name, store)
+        sys.exit(EXIT_INTERRUPTED)
+    except LockedError as err:
+        printer.close()
+        _fail(f"{spec.name}: {err}; not started (exit {EXIT_LOCKED})", EXIT_LOCKED)
+    except SpaceChangedError as err:
+        printer.close()
+        _fail(str(err), EXIT_BAD_INPUT)
+    except StoreError as err:
+        printer.close()
+        _fail(str(err), EXIT_STORE)
+    except (ConfigError, SearchSpaceError) as err:
+        printer.close()
+        _fail(str(err), EXIT_BAD_INPUT)
+    except BoHpoError as err:  # TuningError and the rest: tuning stopped
+        printer.close()
         _fail(str(err), EXIT_TUNING_ERROR)
-    except BoHpoError as err:
-        _fail(str(err), EXIT_TUNING_ERROR)
+    printer.close()
     _print_outcome(outcome)
+
+
+def _out_dir(out: str | None, name: str) -> Path:
+    """``--out``, or ``reports/<name>``; a name can't leave ``reports/`` (it is checked
+    where the file is loaded, and the resolved path is checked here too)."""
+    if out:
+        return Path(out)
+    root = Path("reports").resolve()
+    path = (root / name).resolve()
+    if root not in path.parents:
+        _fail(f"name: {name!r} would write outside reports/", EXIT_BAD_INPUT)
+    return path
+
+
+def _print_partial(name: str, store: str) -> None:
+    try:
+        import bo_hpo
+
+        result = bo_hpo.load(name, store=store)
+    except BoHpoError as err:
+        click.echo(f"(no summary: {err})", err=True)
+        return
+    click.echo(result.summary(), err=True)
 
 
 def _budget_text(budget: Any) -> str:
@@ -139,33 +260,61 @@ def _budget_text(budget: Any) -> str:
     return ", ".join(parts)
 
 
-def _progress_printer(spec: Any) -> Any:
-    budget = spec.budget
+class _ProgressPrinter:
+    """One line per trial; on a terminal, also a progress bar (tqdm) with trials done of
+    the budget, the best so far and the time left. In a pipe or a cron log: lines only."""
 
-    def show(progress: Any) -> None:
+    def __init__(self, spec: Any, budget: Any) -> None:
+        self.spec, self.budget = spec, budget
+        self.bar: Any = None
+        if sys.stdout.isatty() and budget.max_trials:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=budget.max_trials, unit="trial", dynamic_ncols=True,
+                            leave=False)
+
+    def _echo(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            click.echo(line)
+
+    def __call__(self, progress: Any) -> None:
         r = progress.record
         spent = progress.budget_spent
-        if r.status == "completed":
-            value = f"{r.mean:.4f}" + (f" ± {r.sem:.4f}" if r.sem is not None else "")
-        elif r.status == "invalid":
-            rule = spec.violated_rule(r.config)
-            click.echo(f"[trial {r.trial:>3}] {r.generator:<8} invalid, not trained"
+        budget = self.budget
+        if r.status == "invalid":
+            rule = self.spec.violated_rule(r.config)
+            self._echo(f"[trial {r.trial:>3}] {r.generator:<8} invalid, not trained"
                        + (f" ({rule})" if rule else ""))
             return
+        if r.status == "completed":
+            value = f"{r.mean:.4f}" + (f" ± {r.sem:.4f}" if r.sem is not None else "")
         else:
             value = f"{r.status}: {r.reason}"
         left = []
         if budget.max_trials:
-            left.append(f"{budget.max_trials - int(spent['trials'])} trials")
+            left.append(f"{max(0, budget.max_trials - int(spent['trials']))} trials")
         if budget.max_seconds:
             left.append(f"{max(0.0, budget.max_seconds - spent['seconds']):.0f} s")
         best = "-" if progress.best_observed is None else f"{progress.best_observed:.4f}"
-        click.echo(
+        self._echo(
             f"[trial {r.trial:>3}] {r.generator:<8} {value:<24} ({r.eval_seconds:5.1f} s)  "
             f"best so far {best}  left: {', '.join(left)}"
         )
+        if self.bar is not None:
+            self.bar.n = min(int(spent["trials"]), self.bar.total)
+            self.bar.set_postfix_str(f"best {best}, left {', '.join(left)}")
 
-    return show
+    def final(self, which: str) -> None:
+        self.close()
+        click.echo(f"final evaluation: retraining the {which} config on all the training "
+                   f"data, then scoring it once on the held-out set ...")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _print_outcome(outcome: Any) -> None:
@@ -201,6 +350,171 @@ def _print_outcome(outcome: Any) -> None:
     click.echo(f"wall time: {outcome.seconds:.1f} s")
     if outcome.out_dir is not None:
         click.echo(f"written: {outcome.out_dir}/trials.csv, {outcome.out_dir}/result.json")
+
+
+def _open(store: str | None) -> Any:
+    from bo_hpo.store import open_store
+
+    try:
+        return open_store(store)
+    except StoreError as err:
+        _fail(str(err), EXIT_STORE)
+
+
+def _when(t: float | None) -> str:
+    import time
+
+    return "-" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+@main.command()
+@click.argument("name")
+@_store_option
+def status(name: str, store: str | None) -> None:
+    """Show the stored experiment NAME: trials, best so far with its prediction, budget
+    used, nights, and any running or interrupted trial."""
+    import time
+
+    st = _open(store)
+    try:
+        info = st.get_experiment(name)
+        if info is None:
+            known = [e["name"] for e in st.list_experiments()]
+            _fail(f"no experiment {name!r} in {st.display_url}; it holds {known}",
+                  EXIT_BAD_INPUT)
+        records = st.trials(info.id)
+        nights = st.nights(info.id)
+        lease = st.lease(info.id)
+    except StoreError as err:
+        _fail(str(err), EXIT_STORE)
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    click.echo(f"experiment {info.name} ({info.status}) in {st.display_url}")
+    click.echo(f"  created {_when(info.created_at)}, updated {_when(info.updated_at)}, "
+               f"seed {info.seed}, space version {info.space_version}")
+    budget = info.spec.get("budget") or {}
+    evaluated = counts.get("completed", 0) + counts.get("failed", 0)
+    click.echo(f"  trials: {evaluated} evaluated of "
+               f"{budget.get('max_trials', '-')} ("
+               + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ")"
+               + f"; {info.seconds_spent:.0f} s of wall clock")
+    summary = info.summary or {}
+    completed = [r for r in records if r.status == "completed" and r.mean is not None]
+    if completed:
+        pick = min if info.minimize else max
+        best = pick(completed, key=lambda r: r.mean)
+        click.echo(f"  best observed: {best.mean:.6g} (trial {best.trial})")
+    if summary.get("best_trial") is not None:
+        pred = summary.get("best_predicted")
+        click.echo(f"  recommended: trial {summary['best_trial']}"
+                   + (f", predicted {pred[0]:.6g} ± {pred[1]:.3g}" if pred else "")
+                   + f": {summary.get('best_config')}")
+    if lease:
+        age = time.time() - (lease["heartbeat_at"] or 0)
+        state = "running" if lease["alive"] else "stale (its process is gone)"
+        click.echo(f"  lease: {state}, pid {lease['pid']} on {lease['host']}, heartbeat "
+                   f"{age:.0f} s ago")
+    for r in records:
+        if r.status in ("running", "interrupted"):
+            click.echo(f"  trial {r.trial} {r.status}: {r.config}"
+                       + (f" ({r.detail})" if r.detail else ""))
+    if nights:
+        click.echo("  nights:")
+        for n in nights:
+            best = "-" if n.best_after is None else f"{n.best_after:.6g}"
+            imp = "-" if n.improvement is None else f"{n.improvement:+.4g}"
+            drift = "recommendation changed" if n.recommendation_changed else ""
+            click.echo(f"    night {n.number}: {n.status}, {_when(n.started_at)} to "
+                       f"{_when(n.ended_at)}, {n.n_trials or 0} trials, best {best}, "
+                       f"improvement {imp} {drift}".rstrip())
+
+
+@main.command(name="list")
+@_store_option
+def list_(store: str | None) -> None:
+    """List every experiment in the store."""
+    st = _open(store)
+    try:
+        rows = st.list_experiments()
+    except StoreError as err:
+        _fail(str(err), EXIT_STORE)
+    if not rows:
+        click.echo(f"no experiments in {st.display_url}")
+        return
+    click.echo(f"{'name':<32} {'status':<12} {'trials':>6} {'nights':>6} {'best':>12}  updated")
+    for e in rows:
+        n = sum(v for k, v in e["trials"].items() if k in ("completed", "failed"))
+        best = "-" if e["best_observed"] is None else f"{e['best_observed']:.6g}"
+        click.echo(f"{e['name']:<32} {e['status']:<12} {n:>6} {e['nights']:>6} {best:>12}  "
+                   f"{_when(e['updated_at'])}")
+
+
+@main.command()
+@click.argument("experiment", type=click.Path(dir_okay=False), required=False)
+@click.option("--cron", "cron_expr", default="0 2 * * *", show_default=True,
+              help="When to run, as a 5-field cron expression.")
+@click.option("--systemd", is_flag=True, help="Write a systemd service and timer instead.")
+@click.option("--kubernetes", is_flag=True, help="Print a Kubernetes CronJob manifest.")
+@click.option("--list", "list_jobs", is_flag=True, help="List the installed jobs.")
+@click.option("--remove", metavar="NAME", help="Remove the job of experiment NAME.")
+@click.option("--crontab-file", type=click.Path(dir_okay=False),
+              help="Manage entries in this file instead of the user's crontab.")
+@click.option("--unit-dir", type=click.Path(file_okay=False),
+              help="Where --systemd writes units (default: ~/.config/systemd/user).")
+@click.option("--image", default="bo-hpo:latest", show_default=True,
+              help="--kubernetes: the container image.")
+@_store_option
+def schedule(experiment: str | None, cron_expr: str, systemd: bool, kubernetes: bool,
+             list_jobs: bool, remove: str | None, crontab_file: str | None,
+             unit_dir: str | None, image: str, store: str | None) -> None:
+    """Install `bo-hpo nightly EXPERIMENT` the platform's way: a crontab entry (default),
+    systemd units (--systemd), or a Kubernetes CronJob (--kubernetes, printed). Its log goes
+    to a file next to the store."""
+    from bo_hpo import schedule as sched
+    from bo_hpo.store import default_store_url, log_path
+
+    store = store or default_store_url()
+    unit_path = Path(unit_dir) if unit_dir else Path.home() / ".config" / "systemd" / "user"
+    cron_file = Path(crontab_file) if crontab_file else None
+    try:
+        if list_jobs:
+            entries = (sched.list_systemd(unit_path) if systemd
+                       else sched.read_crontab_entries(cron_file))
+            if not entries:
+                click.echo("no bo-hpo jobs installed")
+            for e in entries:
+                click.echo(sched.display_entry(e, store))
+            return
+        if remove:
+            gone = (sched.remove_systemd(remove, unit_path) if systemd
+                    else sched.remove_crontab(remove, cron_file))
+            click.echo(f"removed the job of {remove}" if gone else f"no job named {remove}")
+            return
+        if experiment is None:
+            _fail("schedule needs EXPERIMENT.toml (or --list / --remove NAME)", EXIT_BAD_INPUT)
+        cron = sched.validate_cron(cron_expr)
+        spec = _load(experiment, None)
+        if kubernetes:
+            click.echo(sched.kubernetes_cronjob(spec.name, cron, experiment, image=image),
+                       nl=False)
+            return
+        log = log_path(store, spec.name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = sched.nightly_command(Path(experiment).resolve(), store, Path.cwd(), log)
+        runs = ", ".join(t.strftime("%Y-%m-%d %H:%M") for t in sched.next_runs(cron, 2))
+        if systemd:
+            units = sched.systemd_units(spec.name, cron, command)
+            written = sched.install_systemd(spec.name, units, unit_path)
+            click.echo("wrote " + ", ".join(str(p) for p in written))
+            click.echo("enable it with: " + sched.systemctl_hint(spec.name))
+        else:
+            sched.install_crontab(spec.name, cron, command, cron_file)
+            where = cron_file or "the crontab (crontab -l)"
+            click.echo(f"installed in {where}: {cron} bo-hpo nightly {experiment}")
+        click.echo(f"next runs: {runs}; log: {log}")
+    except ConfigError as err:
+        _fail(str(err), EXIT_BAD_INPUT)
 
 
 if __name__ == "__main__":  # pragma: no cover

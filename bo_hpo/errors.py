@@ -30,3 +30,21 @@ class TrialFailed(BoHpoError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class StoreError(BoHpoError):
+    """A store cannot be opened or used: unreachable, corrupted, of a newer schema,
+    read-only, or holding a different experiment under the name. Never shows a password."""
+
+
+class LockedError(BoHpoError):
+    """Another live process holds the experiment's lease (a run or nightly job is going
+    on); nothing was changed."""
+
+    def __init__(self, message: str, holder: dict | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder or {}
+
+
+class SpaceChangedError(BoHpoError):
+    """A stored experiment's search space changed in a way its trials cannot follow."""

@@ -42,7 +42,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _TOP_KEYS = {"name", "description", "evaluator", "seed", "constraints", "invalid_if", "space",
-             "baseline", "budget", "variants", "evaluator_settings"}
+             "baseline", "budget", "variants", "evaluator_settings", "nightly"}
+_NIGHTLY_KEYS = {"max_trials", "max_seconds", "final_eval"}
 _BUDGET_KEYS = {"max_trials", "max_seconds", "max_device_hours", "patience", "min_improvement"}
 _EVALUATOR_KEYS = {"data_dir", "device", "trial_timeout", "final_eval"}
 
@@ -66,6 +67,9 @@ class ExperimentSpec:
     path: Path | None = None
     description: str = ""
     variants: tuple[str, ...] = field(default_factory=tuple)
+    nightly_budget: Budget | None = None  # each night's budget ([nightly]); None: [budget]
+    nightly_final_eval: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)  # the file's tables, as written
 
     def is_valid(self, config: Mapping[str, Any]) -> bool:
         """False when any ``invalid_if`` rule holds for ``config``."""
@@ -114,16 +118,24 @@ def experiment_from_dict(
             )
         raw = _merge(raw, variants[variant], f"{where}: [variants.{variant}]")
 
-    from bo_hpo.evaluators import available_evaluators
+    from bo_hpo.durable import check_name
+    from bo_hpo.evaluators import available_evaluators, get_evaluator
 
+    as_written = {k: v for k, v in raw.items()}
     evaluator = raw.get("evaluator")
-    if evaluator not in available_evaluators():
+    if isinstance(evaluator, str) and ":" in evaluator:
+        try:
+            get_evaluator(evaluator)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: `evaluator`: {err}") from None
+    elif evaluator not in available_evaluators():
         raise ConfigError(
-            f"{where}: `evaluator` must be one of {list(available_evaluators())}, got "
-            f"{evaluator!r}"
+            f"{where}: `evaluator` must be one of {list(available_evaluators())} or "
+            f"'package.module:function', got {evaluator!r}"
         )
     name = raw.get("name", path.stem if path else evaluator)
     _expect(name, str, where, "name")
+    check_name(name, what=f"{where}: `name`")
     seed = raw.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"{where}: `seed` must be an integer, got {seed!r}")
@@ -181,6 +193,20 @@ def experiment_from_dict(
                           f"of seconds, got {timeout!r}")
     final_eval = options.get("final_eval", True)
     _expect(final_eval, bool, where, "evaluator_settings.final_eval")
+    if isinstance(evaluator, str) and ":" in evaluator:
+        final_eval = False  # a plain function has no held-out set to score on
+    nightly_raw = raw.get("nightly", {})
+    _expect(nightly_raw, dict, where, "nightly")
+    _no_unknown(nightly_raw, _NIGHTLY_KEYS, where, "key in [nightly]")
+    nightly_final_eval = nightly_raw.get("final_eval", False)
+    _expect(nightly_final_eval, bool, where, "nightly.final_eval")
+    nightly_budget = None
+    night_limits = {k: v for k, v in nightly_raw.items() if k != "final_eval"}
+    if night_limits:
+        try:
+            nightly_budget = Budget(**night_limits)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: [nightly]: {err}") from None
     description = raw.get("description", "")
     _expect(description, str, where, "description")
     return ExperimentSpec(
@@ -188,6 +214,7 @@ def experiment_from_dict(
         budget=budget, seed=seed, data_dir=data_dir, device=device,
         trial_timeout=None if timeout is None else float(timeout), final_eval=final_eval,
         variant=variant, path=path, description=description, variants=tuple(variants),
+        nightly_budget=nightly_budget, nightly_final_eval=nightly_final_eval, raw=as_written,
     )
 
 

@@ -17,14 +17,18 @@ from bo_hpo.budget import Budget, BudgetTracker
 from bo_hpo.errors import ConfigError, SearchSpaceError, TrialFailed, TuningError
 from bo_hpo.evaluation import Evaluation
 from bo_hpo.executors import Executor, Outcome, SequentialExecutor
-from bo_hpo.result import Prediction, TrialRecord, TuningResult, as_plain, is_finite_number
+from bo_hpo.result import TuningResult
 from bo_hpo.space import SearchSpace
+from bo_hpo.trial import (
+    PENALISED_REASONS,
+    Prediction,
+    TrialRecord,
+    as_plain,
+    is_finite_number,
+)
 
 logger = logging.getLogger(__name__)
 
-#: Failure reasons that say something about the configuration itself; the model is told
-#: the worst value seen so far for them, so it learns to avoid the region.
-PENALISED_REASONS = frozenset({"diverged", "non_finite", "out_of_memory", "timeout", "shape"})
 
 Objective = Callable[[dict[str, Any]], Any]
 
@@ -67,6 +71,9 @@ def tune(
     max_consecutive_invalid: int = 20,
     executor: Executor | None = None,
     callback: Callable[[Progress], None] | None = None,
+    store: Any = None,
+    name: str | None = None,
+    max_retries: int = 1,
 ) -> TuningResult:
     """Tune ``objective`` over ``space`` within ``budget``.
 
@@ -78,7 +85,8 @@ def tune(
             exception fails it with the exception's type and message.
         space: a spec dict in tuple form or a :class:`~bo_hpo.SearchSpace`.
         budget: a :class:`~bo_hpo.Budget`, or an int meaning ``max_trials``. ``None``: 20
-            trials.
+            trials. With a ``store``, the budget is the experiment's whole budget: a
+            continued experiment runs only what is left of it.
         constraints: extra constraint strings (linear or divisibility).
         is_valid: a black-box predicate; invalid proposals are recorded, never evaluated,
             and do not count against ``max_trials``.
@@ -90,7 +98,9 @@ def tune(
         n_initial: quasi-random trials before the GP (the baseline counts); ``None``: Ax's
             default (5).
         trial_timeout: seconds one evaluation may take; past it the trial fails with
-            reason ``timeout``. ``None``: no limit.
+            reason ``timeout``. ``None``: no limit. In this process the objective cannot
+            be stopped: a timed-out trial is abandoned and keeps running in a background
+            thread until it returns (logged as a warning).
         proposal_timeout: seconds one proposal may take before falling back to a random
             configuration (logged and recorded on the trial). ``None``: no cap.
         max_failures: stop with :class:`~bo_hpo.TuningError` once more trials than this
@@ -99,6 +109,13 @@ def tune(
             invalid proposals in a row.
         executor: where trials run; ``None``: in this process, one at a time.
         callback: called with a :class:`Progress` after every finished trial.
+        store: a store URL (``"sqlite:///tuning.db"``, ``"postgresql+psycopg://..."``) or
+            an open store. Every trial is written as it starts and as it ends; the
+            experiment ``name`` is created, or continued when it exists (same space, or a
+            compatible change), with what is left of the budget.
+        name: the experiment's name in the store (required with ``store``).
+        max_retries: with a store, how many times the config of a trial interrupted by a
+            crash or kill is re-run when the experiment continues.
 
     Returns:
         A :class:`~bo_hpo.TuningResult`.
@@ -108,7 +125,35 @@ def tune(
         ConfigError: an argument is out of range.
         TuningError: too many failures or invalid proposals; ``err.result`` holds the
             trials run so far.
+        StoreError: the store cannot be opened or written.
+        LockedError: another live process is running this stored experiment.
+        SpaceChangedError: the stored experiment's space changed incompatibly.
     """
+    return _tune(**locals())
+
+
+@dataclass
+class Session:
+    """How a stored run relates to its experiment (set by the command line's nightly and
+    run commands; ``tune(store=...)`` uses the defaults)."""
+
+    budget_scope: str = "experiment"  # "experiment": budget for all sessions; "session"
+    nightly: bool = False
+    source: str = "python"
+    spec_extra: Mapping[str, Any] | None = None
+    device: str | None = None
+
+
+def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
+          budget: Budget | int | None, constraints: Iterable[str],
+          is_valid: Callable[[dict[str, Any]], bool] | None,
+          baseline: Mapping[str, Any] | None, minimize: bool, metric: str | None,
+          method: str, seed: int | None, n_initial: int | None,
+          trial_timeout: float | None, proposal_timeout: float | None,
+          max_failures: int | None, max_consecutive_invalid: int,
+          executor: Executor | None, callback: Callable[[Progress], None] | None,
+          store: Any, name: str | None, max_retries: int,
+          session: Session | None = None) -> TuningResult:
     if not callable(objective):
         raise ConfigError(f"objective must be callable, got {objective!r}")
     if method not in ("bo", "random"):
@@ -119,12 +164,19 @@ def tune(
         budget = Budget(max_trials=budget)
     elif not isinstance(budget, Budget):
         raise ConfigError(f"budget must be a Budget or an int (max_trials), got {budget!r}")
-    for name, value in (("trial_timeout", trial_timeout), ("proposal_timeout", proposal_timeout)):
+    for key, value in (("trial_timeout", trial_timeout), ("proposal_timeout", proposal_timeout)):
         if value is not None and (not is_finite_number(value) or value <= 0):
-            raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+            raise ConfigError(f"{key} must be a positive number of seconds, got {value!r}")
     if max_consecutive_invalid < 1:
         raise ConfigError(
             f"max_consecutive_invalid must be >= 1, got {max_consecutive_invalid!r}"
+        )
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if (store is None) != (name is None):
+        raise ConfigError(
+            "store= and name= go together: a stored experiment needs a name, and a name "
+            f"needs a store (got store={'set' if store is not None else None}, name={name!r})"
         )
     if max_failures is None:
         max_failures = max(10, (budget.max_trials or 0) // 2)
@@ -148,7 +200,29 @@ def tune(
         max_failures=max_failures, max_consecutive_invalid=max_consecutive_invalid,
         callback=callback, minimize=minimize,
     )
-    return loop.run(checked_baseline)
+    if store is None:
+        return loop.run(checked_baseline)
+
+    from bo_hpo.durable import StoredExperiment
+
+    spec = {
+        "space": search_space.to_dict(), "baseline": checked_baseline,
+        "budget": {k: v for k, v in vars(budget).items() if v is not None},
+        "minimize": minimize, "metric": metric, "method": method, "seed": seed,
+        "n_initial": n_initial, "trial_timeout": trial_timeout, "max_failures": max_failures,
+        "max_consecutive_invalid": max_consecutive_invalid, "max_retries": max_retries,
+    }
+    session = session or Session()
+    if session.spec_extra:
+        spec.update(session.spec_extra)
+    stored = StoredExperiment.open(
+        store, name, space=search_space, spec=spec, minimize=minimize, seed=seed,
+        baseline=checked_baseline, session=session,
+    )
+    with stored:
+        loop.attach_store(stored, max_retries=max_retries,
+                          restore_budget=session.budget_scope == "experiment")
+        return loop.run(checked_baseline if not loop.records else None)
 
 
 class _Loop:
@@ -176,25 +250,76 @@ class _Loop:
         self._ax_index: dict[int, int] = {}  # trial -> Ax trial index
         self._in_flight: dict[int, TrialRecord] = {}
         self._consecutive_invalid = 0
+        self._retry: list[TrialRecord] = []  # interrupted trials whose config runs again
+        self.stored: Any = None  # a bo_hpo.durable.StoredExperiment, when there is a store
+        self.session_trials = 0  # trials this call evaluated
+
+    # ------------------------------------------------------------------ the store
+    def attach_store(self, stored: Any, *, max_retries: int, restore_budget: bool) -> None:
+        """Continue from the stored records: rebuild the proposer, the budget, the
+        consecutive-invalid count, and queue interrupted trials for one more run."""
+        self.stored = stored
+        records = stored.records
+        if not records:
+            return
+        self.records = list(records)
+        self._ax_index = self.proposer.replay(stored.carried(records))
+        if restore_budget:
+            self.tracker.restore(self.records, seconds=stored.info.seconds_spent)
+        for r in reversed(self.records):
+            if r.status != "invalid":
+                break
+            self._consecutive_invalid += 1
+        by_number = {r.trial: r for r in self.records}
+        retried = {r.retry_of for r in self.records if r.retry_of is not None}
+
+        def attempts(r: TrialRecord) -> int:
+            n = 1
+            while r.retry_of is not None and r.retry_of in by_number:
+                r, n = by_number[r.retry_of], n + 1
+            return n
+
+        self._retry = [r for r in self.records if r.status == "interrupted"
+                       and r.trial not in retried and attempts(r) <= max_retries]
+        if self._retry:
+            logger.info("re-running interrupted trial(s) %s first",
+                        [r.trial for r in self._retry])
+
+    def _next_number(self) -> int:
+        return max((r.trial for r in self.records), default=-1) + 1
 
     # ------------------------------------------------------------------ main loop
     def run(self, baseline: dict[str, Any] | None) -> TuningResult:
-        if baseline is not None:
-            proposal = self.proposer.attach(baseline)
-            self._start(proposal, is_baseline=True)
-            self._collect()
-        while True:
-            stop = self.tracker.stop_reason(in_flight=self.executor.in_flight())
-            while stop is None and self.executor.in_flight() < self.executor.capacity:
-                self._propose_and_start()
+        stop: str | None = None
+        try:
+            if baseline is not None:
+                proposal = self.proposer.attach(baseline)
+                self._start(proposal, is_baseline=True)
+                self._collect()
+            while True:
                 stop = self.tracker.stop_reason(in_flight=self.executor.in_flight())
-            if self.executor.in_flight() == 0:
-                break
-            self._collect()
-        self.executor.shutdown()
+                while stop is None and self.executor.in_flight() < self.executor.capacity:
+                    self._propose_and_start()
+                    stop = self.tracker.stop_reason(in_flight=self.executor.in_flight())
+                if self.executor.in_flight() == 0:
+                    break
+                self._collect()
+        except BaseException as err:
+            if self.stored is not None:
+                self.stored.interrupt(list(self._in_flight.values()),
+                                      f"{type(err).__name__}: {err}" if str(err)
+                                      else type(err).__name__)
+            raise
+        finally:
+            self.executor.shutdown()
         return self._result(stop or "done")
 
     def _propose_and_start(self) -> None:
+        if self._retry:
+            original = self._retry.pop(0)
+            proposal = self.proposer.attach(original.config, generator="retry")
+            self._start(proposal, is_baseline=original.is_baseline, retry_of=original.trial)
+            return
         proposal = self.proposer.propose()
         config = as_plain(proposal.config)
         if self.is_valid is not None:
@@ -207,13 +332,16 @@ class _Loop:
             if not valid:
                 self._consecutive_invalid += 1
                 record = TrialRecord(
-                    trial=len(self.records), config=config, status="invalid",
+                    trial=self._next_number(), config=config, status="invalid",
                     generator=proposal.generator, reason="invalid",
                     detail="rejected by is_valid", proposal_seconds=proposal.seconds,
                     fallback=proposal.fallback,
                 )
                 self.records.append(record)
+                self._ax_index[record.trial] = proposal.ax_index
                 self.proposer.reject(proposal.ax_index)
+                if self.stored is not None:
+                    self.stored.add(record)
                 logger.info("trial %d invalid (not evaluated): %s", record.trial, config)
                 if self.callback is not None:
                     self.callback(self._progress(record))
@@ -228,31 +356,38 @@ class _Loop:
         self._consecutive_invalid = 0
         self._start(proposal, is_baseline=False, config=config)
 
-    def _start(self, proposal: Any, is_baseline: bool, config: dict | None = None) -> None:
+    def _start(self, proposal: Any, is_baseline: bool, config: dict | None = None,
+               retry_of: int | None = None) -> None:
+        import time
+
         record = TrialRecord(
-            trial=len(self.records), config=as_plain(config or proposal.config),
-            status="completed", generator=proposal.generator, is_baseline=is_baseline,
+            trial=self._next_number(), config=as_plain(config or proposal.config),
+            status="running", generator=proposal.generator, is_baseline=is_baseline,
             proposal_seconds=proposal.seconds, fallback=proposal.fallback,
+            started_at=time.time(), retry_of=retry_of,
         )
         self.records.append(record)
         self._ax_index[record.trial] = proposal.ax_index
         self._in_flight[record.trial] = record
+        if self.stored is not None:
+            self.stored.add(record)  # written as running before the evaluation starts
         logger.info("trial %d start (%s): %s", record.trial, record.generator, record.config)
         self.executor.submit(record.trial, self.objective, record.config, self.trial_timeout)
 
     def _collect(self) -> None:
         for outcome in self.executor.wait():
-            record = self._in_flight.pop(outcome.trial)
-            self._finish(record, outcome)
+            self._finish(self._in_flight[outcome.trial], outcome)
 
     def _finish(self, record: TrialRecord, outcome: Outcome) -> None:
         record.eval_seconds = outcome.seconds
         record.started_at = outcome.started_at
+        record.ended_at = outcome.started_at + outcome.seconds
         ax_index = self._ax_index[record.trial]
         try:
             evaluation = self._normalise(outcome)
         except TrialFailed as failure:
             record.status = "failed"
+            record.mean = record.sem = None
             record.reason, record.detail = failure.reason, failure.detail
             self.proposer.fail(ax_index, f"{failure.reason}: {failure.detail}",
                                penalise=failure.reason in PENALISED_REASONS)
@@ -260,6 +395,7 @@ class _Loop:
             logger.warning("trial %d failed (%s): %s", record.trial, record.reason,
                            record.detail)
         else:
+            record.status = "completed"
             record.mean, record.sem = evaluation.mean, evaluation.sem
             record.metrics = dict(evaluation.metrics)
             record.metadata = dict(evaluation.metadata)
@@ -268,6 +404,10 @@ class _Loop:
             logger.info("trial %d done: %.6g%s (%.2f s)", record.trial, evaluation.mean,
                         f" ± {evaluation.sem:.3g}" if evaluation.sem is not None else "",
                         outcome.seconds)
+        del self._in_flight[record.trial]
+        self.session_trials += 1
+        if self.stored is not None:
+            self.stored.finish(record, self.tracker)  # the moment it ends
         if self.callback is not None:
             self.callback(self._progress(record))
         failed = [r for r in self.records if r.status == "failed"]
@@ -385,7 +525,10 @@ class _Loop:
                 notes.append("no evaluated configuration is predicted to beat the baseline")
         if source == "observed":
             notes.append("no model could be fit; the recommendation is the best observed trial")
-        return TuningResult(
+        for r in completed:
+            p = predictions.get(r.trial) if predictions else None
+            r.predicted_mean, r.predicted_sem = (p.mean, p.sem) if p else (None, None)
+        result = TuningResult(
             best_config=dict(best.config),
             best_predicted=prediction,
             best_trial=best.trial,
@@ -401,6 +544,9 @@ class _Loop:
             recommendation_source=source,
             notes=notes,
         )
+        if self.stored is not None:
+            self.stored.save_result(result, self.session_trials)
+        return result
 
     def _error(self, message: str) -> TuningError:
         err = TuningError(message)
@@ -449,3 +595,57 @@ def _is_number(value: Any) -> bool:
     except ImportError:  # pragma: no cover
         pass
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def load(name: str, store: Any = None) -> TuningResult:
+    """The result of a stored experiment (trials, recommendation, improvement) without
+    running anything.
+
+    The predictions saved when its last session ended are used when they cover every
+    completed trial; otherwise (a session that was killed) the model is refit from the
+    trials.
+
+    Raises:
+        StoreError: the store cannot be opened, or holds no experiment ``name``.
+    """
+    from bo_hpo.budget import Budget
+    from bo_hpo.errors import StoreError
+    from bo_hpo.store import open_store
+
+    st = open_store(store)
+    info = st.get_experiment(name)
+    if info is None:
+        known = [e["name"] for e in st.list_experiments()]
+        raise StoreError(f"no experiment {name!r} in {st.display_url}; it holds {known}")
+    records = st.trials(info.id)
+    space = SearchSpace.from_dict(st.space_versions(info.id)[-1]["space"])
+    completed = [r for r in records if r.status == "completed" and r.mean is not None]
+    if completed and all(r.predicted_mean is not None for r in completed):
+        proposer: Any = _StoredPredictions(completed)
+    else:
+        from bo_hpo.propose import AxProposer
+
+        proposer = AxProposer(space, minimize=info.minimize, seed=info.seed)
+    loop = _Loop(
+        objective=lambda c: None, space=space, proposer=proposer,
+        tracker=BudgetTracker(Budget(max_trials=1), info.minimize),
+        executor=SequentialExecutor(), is_valid=None, metric=None, trial_timeout=None,
+        max_failures=0, max_consecutive_invalid=1, callback=None, minimize=info.minimize,
+    )
+    loop.records = records
+    loop._ax_index = (proposer.replay(records) if not isinstance(proposer, _StoredPredictions)
+                      else {r.trial: r.trial for r in records})
+    loop.tracker.restore(records, seconds=info.seconds_spent)
+    stop = (info.summary or {}).get("stop_reason") or info.status
+    return loop._result(stop)
+
+
+class _StoredPredictions:
+    """Stands in for the proposer when the store already holds every prediction."""
+
+    def __init__(self, completed: list[TrialRecord]) -> None:
+        self._by_trial = {r.trial: Prediction(r.predicted_mean, r.predicted_sem or 0.0)
+                          for r in completed}
+
+    def predict(self, indices: list[int]) -> dict[int, Prediction]:
+        return {i: self._by_trial[i] for i in indices if i in self._by_trial}

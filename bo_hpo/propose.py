@@ -17,15 +17,15 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from bo_hpo.result import Prediction
 from bo_hpo.space import SearchSpace
 from bo_hpo.translate import Translation, translate
+from bo_hpo.trial import PENALISED_REASONS, Prediction, TrialRecord
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +182,63 @@ class AxProposer:
                             "model_gen_options": {"optimizer_kwargs": optimizer_kwargs},
                         }
         return gs
+
+    # ----------------------------------------------------------------- resuming
+    def replay(self, records: Iterable[TrialRecord]) -> dict[int, int]:
+        """Rebuild Ax's state from stored trial records, before the first proposal.
+
+        Each trial is attached with the same canonical encoding it ran under and told its
+        outcome as the loop told it (completed; failed, penalised or not; invalid;
+        interrupted as abandoned; running as pending). Attached trials count towards the
+        initialisation budget, and the Sobol sequence resumes after the points already
+        drawn from it, so a resumed run neither repeats quasi-random trials nor re-proposes
+        a Sobol point it has evaluated. Returns the Ax index of each trial number.
+        """
+        records = list(records)
+        drawn = sum(r.generator == "sobol" for r in records)
+        if drawn:
+            self._resume_sobol_at(drawn)
+        index: dict[int, int] = {}
+        baseline_named = False
+        for r in records:
+            ax_params = self.translation.encode(r.config)
+            name = "baseline" if r.is_baseline and not baseline_named else None
+            baseline_named = baseline_named or name is not None
+            with _quiet():
+                ax_index = self.client.attach_trial(parameters=ax_params, arm_name=name)
+            index[r.trial] = ax_index
+            if r.status == "completed" and r.mean is not None:
+                self.complete(ax_index, r.mean, r.sem)
+            elif r.status == "failed":
+                self.fail(ax_index, f"{r.reason}: {r.detail}",
+                          penalise=r.reason in PENALISED_REASONS)
+            elif r.status == "invalid":
+                self.reject(ax_index)
+            elif r.status == "interrupted":
+                with _quiet():
+                    self.client.mark_trial_abandoned(ax_index)
+            # running (another live worker's): left running, so Ax treats it as pending
+        if records:
+            self._advance_strategy()
+        return index
+
+    def _advance_strategy(self) -> None:
+        """Move the generation strategy past the nodes the attached trials complete. Ax
+        checks one transition per proposal after skipping the centre point, so without
+        this a resumed run past its initialisation would draw one more Sobol point."""
+        gs = self.client._generation_strategy
+        gs.experiment = self.client._experiment
+        try:
+            gs._maybe_transition_to_next_node(raise_data_required_error=False)
+        except Exception as err:  # the first proposal transitions anyway; logged
+            logger.debug("could not advance the generation strategy: %s", err)
+
+    def _resume_sobol_at(self, position: int) -> None:
+        gs = self.client._generation_strategy
+        for node in gs._nodes:
+            for spec in node.generator_specs:
+                if spec.generator_enum.value == "Sobol":
+                    spec.generator_kwargs = {**spec.generator_kwargs, "init_position": position}
 
     # ----------------------------------------------------------------- asking
     def propose(self) -> Proposal:

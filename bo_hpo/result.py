@@ -1,70 +1,21 @@
-"""Trial records (plain data) and the TuningResult handed back by ``tune``."""
+"""The TuningResult handed back by ``tune`` (trial records live in :mod:`bo_hpo.trial`)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from bo_hpo.trial import (  # noqa: F401 - re-exported for existing imports
+    COLUMNS,
+    Prediction,
+    Status,
+    TrialRecord,
+    as_plain,
+    is_finite_number,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
-
-Status = Literal["completed", "failed", "invalid"]
-
-#: Columns of ``TuningResult.trials`` besides the parameters.
-COLUMNS = (
-    "trial", "status", "generator", "is_baseline", "mean", "sem", "reason", "detail",
-    "proposal_seconds", "eval_seconds", "started_at",
-)
-
-
-@dataclass
-class TrialRecord:
-    """One proposal and what became of it; plain data, no Ax objects.
-
-    ``status`` is ``completed`` (measured), ``failed`` (raised, returned NaN/inf, timed out;
-    ``reason`` says which) or ``invalid`` (rejected by ``is_valid``, never evaluated).
-    """
-
-    trial: int
-    config: dict[str, Any]
-    status: Status
-    generator: str
-    is_baseline: bool = False
-    mean: float | None = None
-    sem: float | None = None
-    reason: str | None = None
-    detail: str | None = None
-    proposal_seconds: float = 0.0
-    eval_seconds: float = 0.0
-    started_at: float | None = None
-    metrics: dict[str, tuple[float, float | None]] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    fallback: str | None = None  # why the model's proposal was replaced, if it was
-
-    def row(self, param_names: list[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {c: getattr(self, c) for c in COLUMNS}
-        for name in param_names:
-            key = f"param_{name}" if name in COLUMNS else name
-            out[key] = self.config.get(name)
-        for name, (m, s) in self.metrics.items():
-            out[f"metric_{name}"] = m
-            out[f"metric_{name}_sem"] = s
-        out["fallback"] = self.fallback
-        return out
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The model's belief about one configuration: mean and standard error."""
-
-    mean: float
-    sem: float
-
-    def __iter__(self):  # allows ``mean, sem = result.best_predicted``
-        return iter((self.mean, self.sem))
-
 
 @dataclass
 class TuningResult:
@@ -146,15 +97,3 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return repr(value)
-
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def as_plain(config: Mapping[str, Any]) -> dict[str, Any]:
-    """numpy scalars -> Python scalars, so configs print and serialise cleanly."""
-    out = {}
-    for k, v in config.items():
-        out[k] = v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v
-    return out

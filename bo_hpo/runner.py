@@ -17,7 +17,7 @@ from typing import Any
 
 from bo_hpo.budget import Budget
 from bo_hpo.experiment import ExperimentSpec
-from bo_hpo.loop import Progress, tune
+from bo_hpo.loop import Progress
 from bo_hpo.result import TuningResult
 
 logger = logging.getLogger(__name__)
@@ -63,23 +63,36 @@ def run_experiment(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     out_dir: str | Path | None = None,
+    store: str | None = None,
+    nightly: bool = False,
+    fresh: bool = False,
+    overrides: dict[str, Any] | None = None,
+    on_final: Callable[[str], None] | None = None,
 ) -> ExperimentOutcome:
     """Tune ``spec``'s evaluator on its validation split, then score the recommendation
     and the baseline on the held-out set (when ``spec.final_eval``).
 
-    Each finished trial is appended to ``out_dir/trials.jsonl`` as it completes, so a
-    crash or kill loses at most the trial in flight.
+    Every trial is written to ``store`` (``None``: ``$BO_HPO_STORE`` or the default file)
+    as it starts and as it ends, so a crash or kill loses at most the trials in flight. An
+    experiment already in the store is continued (its interrupted trial re-run first) with
+    what is left of its budget; ``fresh`` keeps the old one under a dated name and starts
+    anew. ``nightly`` runs one night: ``[nightly]``'s budget, recorded as a night.
     """
     from bo_hpo.evaluators import get_evaluator
+    from bo_hpo.loop import Session, _tune
+    from bo_hpo.store import default_store_url, open_store
 
     t0 = time.perf_counter()
+    store_url = store or default_store_url()
+    st = open_store(store_url)
+    if fresh:
+        info = st.get_experiment(spec.name)
+        if info is not None:
+            archived = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            st.rename_experiment(info.id, archived)
+            logger.warning("kept the earlier experiment %r as %r", spec.name, archived)
     evaluator = get_evaluator(spec.evaluator)
     data = evaluator.load_data(spec.data_dir, seed=spec.seed)
-    out = Path(out_dir) if out_dir is not None else None
-    journal = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        journal = (out / "trials.jsonl").open("w", encoding="utf-8")
 
     def objective(config: dict[str, Any]) -> Any:
         return evaluator.evaluate(
@@ -87,34 +100,87 @@ def run_experiment(
             time_limit=spec.trial_timeout,
         )
 
-    def callback(progress: Progress) -> None:
-        if journal is not None:
-            journal.write(json.dumps(_jsonable(dataclasses.asdict(progress.record))) + "\n")
-            journal.flush()
-        if on_progress is not None:
-            on_progress(progress)
-
-    try:
-        result = tune(
-            objective, spec.space, budget=spec.budget, is_valid=spec.is_valid,
-            baseline=spec.baseline, seed=spec.seed, callback=callback,
-        )
-    finally:
-        if journal is not None:
-            journal.close()
+    budget = spec.budget
+    if nightly and spec.nightly_budget is not None:
+        budget = spec.nightly_budget
+    session = Session(
+        budget_scope="session" if nightly else "experiment", nightly=nightly, source="file",
+        device=spec.device,
+        spec_extra={"file": {"raw": spec.raw, "variant": spec.variant,
+                             "path": str(spec.path) if spec.path else None,
+                             "overrides": overrides or {}}},
+    )
+    result = _tune(
+        objective=objective, space=spec.space, budget=budget, constraints=(),
+        is_valid=spec.is_valid, baseline=spec.baseline, minimize=True, metric=None,
+        method="bo", seed=spec.seed, n_initial=None, trial_timeout=None,
+        proposal_timeout=30.0, max_failures=None, max_consecutive_invalid=20,
+        executor=None, callback=on_progress, store=st, name=spec.name, max_retries=1,
+        session=session,
+    )
     final: dict[str, dict[str, Any]] = {}
-    if spec.final_eval:
+    info = st.get_experiment(spec.name)
+    cached = (info.summary or {}).get("final") if info else None
+    want_final = spec.final_eval and (spec.nightly_final_eval if nightly else True)
+    same_as_cached = bool(cached) and cached.get("best_trial") == result.best_trial
+    if want_final and same_as_cached:
+        final = cached["scores"]  # the recommendation did not change: no second retraining
+    elif want_final:
+        if on_final:
+            on_final("recommended")
         final["recommended"] = evaluator.final_eval(
             result.best_config, data=data, seed=spec.seed, device=spec.device
         )
         if result.baseline is not None:
-            final["baseline"] = evaluator.final_eval(
-                result.baseline["config"], data=data, seed=spec.seed, device=spec.device
-            )
-    outcome = ExperimentOutcome(spec, result, final, time.perf_counter() - t0, out)
-    if out is not None:
-        save_outcome(outcome, out)
+            if result.baseline["trial"] == result.best_trial:
+                final["baseline"] = final["recommended"]  # the same config: trained once
+            else:
+                if on_final:
+                    on_final("baseline")
+                final["baseline"] = evaluator.final_eval(
+                    result.baseline["config"], data=data, seed=spec.seed, device=spec.device
+                )
+        if info is not None:
+            summary = dict(info.summary or {})
+            summary["final"] = {"best_trial": result.best_trial, "scores": final}
+            st.update_experiment(info.id, summary=_jsonable(summary))
+    outcome = ExperimentOutcome(spec, result, final, time.perf_counter() - t0,
+                                Path(out_dir) if out_dir is not None else None)
+    if outcome.out_dir is not None:
+        outcome.out_dir.mkdir(parents=True, exist_ok=True)
+        save_outcome(outcome, outcome.out_dir)
     return outcome
+
+
+def spec_from_store(name: str, store: str | None = None) -> tuple[ExperimentSpec, dict]:
+    """The experiment file's spec as stored by ``run`` or ``nightly``, with its overrides
+    applied, to continue it without the file.
+
+    Raises:
+        StoreError: no such experiment, or one created from Python (its objective is a
+            function the store cannot hold: continue it by calling ``tune`` again).
+    """
+    from bo_hpo.errors import StoreError
+    from bo_hpo.experiment import experiment_from_dict
+    from bo_hpo.store import open_store
+
+    st = open_store(store)
+    info = st.get_experiment(name)
+    if info is None:
+        known = [e["name"] for e in st.list_experiments()]
+        raise StoreError(f"no experiment {name!r} in {st.display_url}; it holds {known}")
+    stored = info.spec.get("file")
+    if info.source != "file" or not stored:
+        raise StoreError(
+            f"experiment {name!r} was created from Python; continue it by calling "
+            f"bo_hpo.tune(..., store=..., name={name!r}) with the same objective"
+        )
+    path = Path(stored["path"]) if stored.get("path") else None
+    raw = stored["raw"]
+    spec = experiment_from_dict(raw, variant=None, path=path)
+    spec = dataclasses.replace(spec, variant=stored.get("variant"))
+    overrides = stored.get("overrides") or {}
+    return with_overrides(spec, **overrides), overrides
 
 
 def save_outcome(outcome: ExperimentOutcome, out: Path) -> None:

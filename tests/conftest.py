@@ -12,6 +12,13 @@ from typing import Any
 
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def _private_store(tmp_path_factory, monkeypatch):
+    """Every test gets its own default store, so nothing writes into reports/."""
+    path = tmp_path_factory.mktemp("store") / "bo_hpo.db"
+    monkeypatch.setenv("BO_HPO_STORE", f"sqlite:///{path}")
+
 # ------------------------------------------------------------------ the seed, as written
 SEED_SEARCH_SPACE: dict[str, Any] = {
     "learning_rate": ("log_uniform", 1e-5, 1e-1),

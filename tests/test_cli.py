@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import bo_hpo
+
 from bo_hpo.cli import main
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -106,10 +108,12 @@ def test_run_end_to_end_writes_results_and_scores_the_test_set(runner, tmp_path)
     assert summary["budget_spent"]["trials"] == 4
     assert set(summary["final"]) == {"recommended", "baseline"}
     assert 0.0 < summary["final"]["recommended"]["test_error"] < 0.9
-    journal = [json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines()]
-    evaluated = [r for r in journal if r["status"] != "invalid"]
-    assert len(evaluated) == 4 and journal[0]["is_baseline"]
-    assert all(not (r["config"]["optimizer"] == "SGD" and r["config"]["learning_rate"] < 1e-3)
+    stored = bo_hpo.load("tiny").records  # the store the autouse fixture points at
+    evaluated = [r for r in stored if r.status != "invalid"]
+    assert len(evaluated) == 4 and stored[0].is_baseline
+    assert all(r.status in ("completed", "failed") and r.ended_at is not None
+               for r in evaluated)
+    assert all(not (r.config["optimizer"] == "SGD" and r.config["learning_rate"] < 1e-3)
                for r in evaluated)
 
 

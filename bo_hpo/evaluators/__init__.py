@@ -88,16 +88,67 @@ def available_evaluators() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def get_evaluator(name: str) -> EvaluatorEntry:
-    """The evaluator registered under ``name``.
+@dataclass(frozen=True)
+class FunctionEvaluator:
+    """An objective named ``"package.module:function"`` in an experiment file: called with
+    the config, returning what ``tune``'s objective returns. It has no data of its own and
+    no final evaluation; being importable, it can also run in worker processes."""
+
+    name: str
+    objective: str = "the objective's value"
+    final_eval_scores_on: str = "validation"
+    final_eval: Any = None
+
+    @property
+    def function(self) -> Callable[[dict[str, Any]], Any]:
+        module_name, _, attr = self.name.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module_name), attr)
+        except ImportError as err:
+            raise ConfigError(f"evaluator {self.name!r}: cannot import {module_name!r}: "
+                              f"{err}") from None
+        except AttributeError:
+            raise ConfigError(f"evaluator {self.name!r}: module {module_name!r} has no "
+                              f"{attr!r}") from None
+        if not callable(fn):
+            raise ConfigError(f"evaluator {self.name!r}: {attr!r} is not callable")
+        return fn
+
+    def load_data(self, data_dir: str | Path | None = None, seed: int = 0) -> Any:
+        return None
+
+    @property
+    def evaluate(self) -> Callable[..., Any]:
+        fn = self.function
+
+        def evaluate(config: dict[str, Any], **_: Any) -> Any:
+            return fn(config)
+
+        return evaluate
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {}
+
+
+def get_evaluator(name: str) -> EvaluatorEntry | FunctionEvaluator:
+    """The evaluator registered under ``name``, or a function named
+    ``"package.module:function"``.
 
     Raises:
-        ConfigError: no evaluator has that name.
+        ConfigError: no evaluator has that name, or the function cannot be imported.
     """
+    if isinstance(name, str) and ":" in name:
+        entry = FunctionEvaluator(name)
+        entry.function  # noqa: B018 - import now, so a bad name fails before any trial
+        return entry
     try:
         return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"evaluator must be one of {sorted(_REGISTRY)}, got {name!r}") from None
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"evaluator must be one of {sorted(_REGISTRY)} or 'package.module:function', "
+            f"got {name!r}"
+        ) from None
 
 
-__all__ = ["EvaluatorEntry", "available_evaluators", "get_evaluator"]
+__all__ = ["EvaluatorEntry", "FunctionEvaluator", "available_evaluators", "get_evaluator"]

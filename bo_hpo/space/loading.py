@@ -143,3 +143,29 @@ def _from_table(name: str, table: Mapping[str, Any]) -> Param:
         return Fixed(name, table["value"], **options)
     except KeyError as err:
         raise SearchSpaceError(f"{name}: kind {kind!r} needs key {err.args[0]!r}") from None
+
+
+def param_to_dict(p: Param) -> dict[str, Any]:
+    """A parameter as plain, JSON-able data (what the store keeps); inverse of
+    :func:`param_from_dict`."""
+    out: dict[str, Any] = {"kind": p.kind}
+    if isinstance(p, (Float, Int)):
+        out.update(low=p.low, high=p.high)
+    elif isinstance(p, Choice):
+        out.update(values=list(p.values), ordered=p.ordered)
+    elif isinstance(p, Fixed):
+        out.update(value=p.value)
+    if p.when:
+        out["when"] = {k: list(v) for k, v in p.when.items()}
+    return out
+
+
+def param_from_dict(name: str, d: Mapping[str, Any]) -> Param:
+    when = {k: tuple(v) for k, v in d.get("when", {}).items()}
+    kind = d["kind"]
+    if kind in _RANGE_KINDS:
+        cls, log = _RANGE_KINDS[kind]
+        return cls(name, d["low"], d["high"], log=log, when=when)
+    if kind in ("choice", "ordered"):
+        return Choice(name, tuple(d["values"]), ordered=d.get("ordered"), when=when)
+    return Fixed(name, d["value"], when=when)

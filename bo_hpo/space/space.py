@@ -52,6 +52,33 @@ class SearchSpace:
         self._check_conditions()
         self._check_constraints()
 
+    # ---------------------------------------------------------------- plain data
+    def to_dict(self) -> dict[str, Any]:
+        """The space as plain, JSON-able data: ``{"params": {...}, "constraints": [...]}``."""
+        from bo_hpo.space.loading import param_to_dict
+
+        return {"params": {n: param_to_dict(p) for n, p in self.params.items()},
+                "constraints": [c.text for c in self.constraints]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:
+        """Inverse of :meth:`to_dict`."""
+        from bo_hpo.space.loading import param_from_dict
+
+        return cls([param_from_dict(n, d) for n, d in data["params"].items()],
+                   constraints=data.get("constraints", ()))
+
+    def fingerprint(self) -> str:
+        """A hash of what may vary (names, kinds, ranges, values, conditions, constraints);
+        equal spaces give equal fingerprints whatever order they were written in."""
+        import hashlib
+        import json
+
+        data = self.to_dict()
+        data["constraints"] = sorted(data["constraints"])
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
     # ---------------------------------------------------------------- structure checks
     def _check_conditions(self) -> None:
         for p in self.params.values():
