@@ -88,7 +88,9 @@ def check(experiment: str, variant: str | None) -> None:
     click.echo(f"configurations: {shown}")
     for rule in spec.rules:
         click.echo(f"invalid if: {rule.text}")
-    click.echo(f"budget: {spec.budget}")
+    click.echo(f"budget: {_budget_text(spec.budget)}")
+    if spec.nightly_budget is not None:
+        click.echo(f"nightly budget: {_budget_text(spec.nightly_budget)} a night")
     if spec.variants:
         click.echo(f"variants: {', '.join(spec.variants)}")
 
@@ -257,6 +259,8 @@ def _budget_text(budget: Any) -> str:
         parts.append(f"{budget.max_seconds:g} s")
     if budget.max_device_hours:
         parts.append(f"{budget.max_device_hours:g} device-h")
+    if budget.patience:
+        parts.append(f"stop after {budget.patience} trials without improvement")
     return ", ".join(parts)
 
 

@@ -237,3 +237,19 @@ def test_a_bad_cron_expression_exits_2_naming_the_field(tmp_path, cron, field):
     assert result.exit_code == EXIT_BAD_INPUT, result.output
     assert field in result.output and "Traceback" not in result.output
     assert not (tmp_path / "crontab").exists()
+
+
+def test_ctrl_c_keeps_what_completed_prints_a_summary_and_exits_130(tmp_path):
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    path = _write(tmp_path, name="sigint", trials=20)
+    proc = _cli("run", str(path), env=_env(store, sleep=1.0), cwd=tmp_path)
+    _wait_for(lambda: sum(r.status == "completed" for r in _trials(store, "sigint")) >= 2
+              and any(r.status == "running" for r in _trials(store, "sigint")),
+              what="two completed trials and one running")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "interrupted: stopping" in out and "best config" in out
+    assert "Traceback" not in out
+    statuses = [r.status for r in _trials(store, "sigint")]
+    assert statuses.count("interrupted") == 1 and "running" not in statuses
