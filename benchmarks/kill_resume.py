@@ -73,10 +73,16 @@ def one(rep: int, trials: int, rng: random.Random, work: Path) -> dict:
     sleep = rng.uniform(0.2, 0.6)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "tests"), BO_HPO_STORE=url,
                BO_HPO_TEST_SLEEP=f"{sleep:.3f}")
-    delay = rng.uniform(1.0, 4.0 + trials * sleep)  # start-up is a few seconds of imports
+    # a random moment of the run: from its first write to the store (imports done) to
+    # somewhat past its expected end
+    delay = rng.uniform(0.0, trials * (sleep + 0.3))
     proc = subprocess.Popen([sys.executable, "-m", "bo_hpo.cli", "run", str(path)],
                             env=env, cwd=folder, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    while proc.poll() is None and not (folder / "store.db").exists():
+        time.sleep(0.01)
+    while proc.poll() is None and not _records(url):
+        time.sleep(0.01)
     time.sleep(delay)
     finished_before_kill = proc.poll() is not None
     proc.send_signal(signal.SIGKILL)
@@ -94,7 +100,7 @@ def one(rep: int, trials: int, rng: random.Random, work: Path) -> dict:
     configs = [json.dumps(r.config, sort_keys=True) for r in evaluated]
     duplicates = len(configs) - len(set(configs))
     return {
-        "rep": rep, "kill_after_s": round(delay, 2), "trial_sleep_s": round(sleep, 3),
+        "rep": rep, "kill_after_first_write_s": round(delay, 2), "trial_sleep_s": round(sleep, 3),
         "finished_before_kill": finished_before_kill, "completed_at_kill": len(at_kill),
         "running_at_kill": running,
         "interrupted": sum(r.status == "interrupted" for r in after.values()),
@@ -119,7 +125,8 @@ def main() -> None:
         for rep in range(args.kills):
             row = one(rep, args.trials, rng, Path(tmp))
             rows.append(row)
-            print(f"kill {rep + 1:>2}/{args.kills}: after {row['kill_after_s']:5.2f} s, "
+            print(f"kill {rep + 1:>2}/{args.kills}: {row['kill_after_first_write_s']:5.2f} s "
+                  f"after the first trial was written, "
                   f"{row['completed_at_kill']} completed and {row['running_at_kill']} running "
                   f"at the kill; after resume {row['evaluated_after']}/{row['budget']} "
                   f"evaluated, {row['retried']} retried, lost {row['completed_lost']}, "
