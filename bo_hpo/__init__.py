@@ -17,6 +17,7 @@ from bo_hpo.errors import (
 )
 from bo_hpo.evaluation import Evaluation
 from bo_hpo.loop import load, tune
+from bo_hpo.progress import report
 from bo_hpo.result import TuningResult
 from bo_hpo.space import Choice, Fixed, Float, Int, SearchSpace
 
@@ -25,5 +26,5 @@ __version__ = "0.1.0"
 __all__ = [
     "BoHpoError", "Budget", "Choice", "ConfigError", "Evaluation", "Fixed", "Float", "Int",
     "LockedError", "SearchSpace", "SearchSpaceError", "SpaceChangedError", "StoreError",
-    "TrialFailed", "TuningError", "TuningResult", "load", "tune",
+    "TrialFailed", "TuningError", "TuningResult", "load", "report", "tune",
 ]

@@ -73,11 +73,35 @@ def _load(path: str, variant: str | None, device: str | None = None) -> Any:
 
 
 @main.command()
-@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.argument("experiments", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--variant", help="A [variants.NAME] table of the file to apply (e.g. cpu, gpu).")
-def check(experiment: str, variant: str | None) -> None:
-    """Validate EXPERIMENT.toml and describe its search space, without running anything."""
+def check(experiments: tuple[str, ...], variant: str | None) -> None:
+    """Validate EXPERIMENT.toml files and describe their search spaces, without running
+    anything: the file, the space, and every parameter's values against what the evaluator
+    accepts (its keys and types)."""
+    bad = 0
+    for experiment in experiments:
+        if len(experiments) > 1:
+            click.echo(f"== {experiment}")
+        try:
+            _check_one(experiment, variant)
+        except SystemExit as exit_:
+            if exit_.code != EXIT_BAD_INPUT:
+                raise
+            bad += 1
+    if bad:
+        if len(experiments) > 1:
+            click.echo(f"{bad} of {len(experiments)} files have errors", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _check_one(experiment: str, variant: str | None) -> None:
     spec = _load(experiment, variant)
+    try:
+        _check_against_evaluator(spec)
+    except (ConfigError, SearchSpaceError) as err:
+        _fail(f"{experiment}: the evaluator {spec.evaluator} would refuse it: {err}",
+              EXIT_BAD_INPUT)
     chosen = ""
     if spec.variant:
         chosen = f", variant {spec.variant}" + ("" if variant else " (chosen for this machine)")
@@ -93,6 +117,30 @@ def check(experiment: str, variant: str | None) -> None:
         click.echo(f"nightly budget: {_budget_text(spec.nightly_budget)} a night")
     if spec.variants:
         click.echo(f"variants: {', '.join(spec.variants)}")
+
+
+def _check_against_evaluator(spec: Any) -> None:
+    """Hand the evaluator's config check the baseline, every listed value and both ends of
+    every range (on top of a sampled config), so a key or type it refuses shows now rather
+    than at the first trial."""
+    import numpy as np
+
+    from bo_hpo.evaluators import get_evaluator
+    from bo_hpo.space import Choice, Fixed
+
+    evaluator = get_evaluator(spec.evaluator)
+    rng = np.random.default_rng(0)
+    base = spec.baseline or spec.space.sample(rng)
+    configs = [dict(base)]
+    for name, p in spec.space.params.items():
+        values = (p.values_list() if isinstance(p, (Choice, Fixed))
+                  else [p.low, p.high])
+        for value in values:
+            config = dict(base)
+            config[name] = value
+            configs.append(config)
+    for config in configs:
+        evaluator.check_config(config)
 
 
 @main.command()
@@ -202,7 +250,7 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
     try:
         outcome = run_experiment(spec, on_progress=printer, out_dir=out_dir, store=store,
                                  nightly=nightly, fresh=fresh, overrides=overrides,
-                                 on_final=printer.final)
+                                 on_final=printer.final, on_step=printer.step)
     except KeyboardInterrupt:
         printer.close()
         click.echo("\ninterrupted: stopping. Every finished trial is in the store; the trial "
@@ -268,9 +316,16 @@ class _ProgressPrinter:
     """One line per trial; on a terminal, also a progress bar (tqdm) with trials done of
     the budget, the best so far and the time left. In a pipe or a cron log: lines only."""
 
+    #: Seconds between two lines about the inside of one trial (a cron log stays short).
+    STEP_EVERY = 10.0
+
     def __init__(self, spec: Any, budget: Any) -> None:
+        import time
+
         self.spec, self.budget = spec, budget
         self.bar: Any = None
+        self._clock = time.monotonic
+        self._last_step_line = self._clock()
         if sys.stdout.isatty() and budget.max_trials:
             from tqdm import tqdm
 
@@ -306,9 +361,22 @@ class _ProgressPrinter:
             f"[trial {r.trial:>3}] {r.generator:<8} {value:<24} ({r.eval_seconds:5.1f} s)  "
             f"best so far {best}  left: {', '.join(left)}"
         )
+        self._last_step_line = self._clock()
         if self.bar is not None:
             self.bar.n = min(int(spent["trials"]), self.bar.total)
             self.bar.set_postfix_str(f"best {best}, left {', '.join(left)}")
+
+    def step(self, step: int, value: float, total: int | None) -> None:
+        """A report from inside a trial or the final retraining (epoch or step, loss)."""
+        of = f"/{total}" if total else ""
+        text = f"step {step}{of}, training loss {value:.4f}"
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+            return
+        now = self._clock()
+        if now - self._last_step_line >= self.STEP_EVERY:
+            click.echo(f"          ... {text}")
+            self._last_step_line = now
 
     def final(self, which: str) -> None:
         self.close()

@@ -201,6 +201,14 @@ class StoredExperiment:
                 f"process is writing to this experiment without its lease"
             )
 
+    def add_step(self, trial: int, step: int, value: float) -> None:
+        """An intermediate value of a running trial; a failed write is logged, not raised
+        (the trial itself matters more than its learning curve)."""
+        try:
+            self.store.add_step(self.info.id, trial, step, value)
+        except Exception as err:  # noqa: BLE001
+            logger.warning("could not store step %d of trial %d: %s", step, trial, err)
+
     def finish(self, record: TrialRecord, tracker: Any) -> None:
         self.store.finish_trial(self.info.id, record)
         spent = self._seconds_at_open + (time.monotonic() - self._opened_at)

@@ -26,6 +26,7 @@ A file names an evaluator, a search space, constraints, ``invalid_if`` rules (th
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+logger = logging.getLogger(__name__)
 
 _TOP_KEYS = {"name", "description", "evaluator", "seed", "constraints", "invalid_if", "space",
              "baseline", "budget", "variants", "evaluator_settings", "nightly"}
@@ -100,6 +103,13 @@ def load_experiment(path: str | Path, variant: str | None = None) -> ExperimentS
         raise ConfigError(f"experiment file {str(path)!r} is a directory") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not a UTF-8 text file (byte {err.start}: {err.reason}); TOML files "
+            f"must be UTF-8"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"experiment file {str(path)!r} cannot be read: {err.strerror}") from None
     return experiment_from_dict(raw, variant=variant, path=path)
 
 
@@ -144,6 +154,13 @@ def experiment_from_dict(
         raise ConfigError(f"{where}: `[space]` must be a table with at least one parameter")
     constraints = raw.get("constraints", [])
     _expect_str_list(constraints, where, "constraints")
+    from bo_hpo.space.loading import KINDS
+
+    for key, entry in space_raw.items():
+        if isinstance(entry, str) and entry in KINDS:
+            logger.warning(
+                "%s: [space] %s = %r is a fixed string that happens to be a kind's name; did "
+                "you mean %s = [%r, low, high]?", where, key, entry, key, entry)
     try:
         space = SearchSpace(space_raw, constraints=constraints)
     except SearchSpaceError as err:

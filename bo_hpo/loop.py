@@ -156,6 +156,14 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
           session: Session | None = None) -> TuningResult:
     if not callable(objective):
         raise ConfigError(f"objective must be callable, got {objective!r}")
+    if not isinstance(minimize, bool):
+        raise ConfigError(f"minimize must be True or False, got minimize={minimize!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ConfigError(f"seed must be a non-negative integer or None, got seed={seed!r}")
+    if is_valid is not None and not callable(is_valid):
+        raise ConfigError(f"is_valid must be a function of the config, got {is_valid!r}")
+    if metric is not None and not isinstance(metric, str):
+        raise ConfigError(f"metric must be a string naming a key, got metric={metric!r}")
     if method not in ("bo", "random"):
         raise ConfigError(f"method must be 'bo' or 'random', got method={method!r}")
     if budget is None:
@@ -184,7 +192,7 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
     checked_baseline = None
     if baseline is not None:
         checked_baseline = search_space.check_config(baseline, what="baseline")
-        if is_valid is not None and not is_valid(dict(checked_baseline)):
+        if is_valid is not None and not _valid(is_valid, checked_baseline):
             raise ConfigError(f"baseline: is_valid rejects it: {checked_baseline!r}")
 
     from bo_hpo.propose import AxProposer
@@ -324,7 +332,9 @@ class _Loop:
         config = as_plain(proposal.config)
         if self.is_valid is not None:
             try:
-                valid = bool(self.is_valid(dict(config)))
+                valid = _valid(self.is_valid, config)
+            except ConfigError:
+                raise  # is_valid itself is wrong (it answered neither True nor False)
             except Exception as err:
                 raise self._error(
                     f"is_valid raised {type(err).__name__}: {err} for config {config!r}"
@@ -372,7 +382,30 @@ class _Loop:
         if self.stored is not None:
             self.stored.add(record)  # written as running before the evaluation starts
         logger.info("trial %d start (%s): %s", record.trial, record.generator, record.config)
-        self.executor.submit(record.trial, self.objective, record.config, self.trial_timeout)
+        self.executor.submit(record.trial, self._reporting(record.trial), record.config,
+                             self.trial_timeout)
+
+    def _reporting(self, trial: int) -> Objective:
+        """The objective, with ``bo_hpo.report`` inside it going to the store (the trial's
+        intermediate values) and to whoever listened where ``tune`` was called."""
+        from bo_hpo import progress
+
+        outer = progress.current()
+        stored, objective = self.stored, self.objective
+        if stored is None and outer is None:
+            return objective
+
+        def report(step: int, value: float, total: int | None = None) -> None:
+            if stored is not None:
+                stored.add_step(trial, step, value)
+            if outer is not None:
+                outer(step, value, total)
+
+        def run(config: dict[str, Any]) -> Any:
+            with progress.reporting(report):
+                return objective(config)
+
+        return run
 
     def _collect(self) -> None:
         for outcome in self.executor.wait():
@@ -493,7 +526,8 @@ class _Loop:
         prediction by trial number (``None`` when no model could be fit)."""
         completed = self._completed()
         if not completed:
-            raise self._error("no trial completed, so there is nothing to recommend")
+            raise self._error("no trial completed, so there is nothing to recommend"
+                              + self._failure_summary())
         sign = 1.0 if self.minimize else -1.0
         by_ax = self.proposer.predict([self._ax_index[r.trial] for r in completed])
         if not by_ax:
@@ -548,13 +582,52 @@ class _Loop:
             self.stored.save_result(result, self.session_trials)
         return result
 
+    def _failure_summary(self) -> str:
+        """``": 5 failed (exception 5); the first: trial 0: ..."`` or empty."""
+        failed = [r for r in self.records if r.status == "failed"]
+        if not failed:
+            return ""
+        counts: dict[str, int] = {}
+        for r in failed:
+            counts[r.reason or "?"] = counts.get(r.reason or "?", 0) + 1
+        by_reason = ", ".join(f"{reason} {n}" for reason, n in sorted(
+            counts.items(), key=lambda kv: -kv[1]))
+        first = failed[0]
+        return (f": {len(failed)} failed ({by_reason}); the first, trial {first.trial}: "
+                f"{first.reason}: {first.detail}")
+
     def _error(self, message: str) -> TuningError:
         err = TuningError(message)
         try:
-            err.result = self._result("error: " + message) if self._completed() else None
+            err.result = (self._result("error: " + message) if self._completed()
+                          else self._empty_result("error: " + message))
         except Exception:  # the partial result is a courtesy; the error itself matters
-            err.result = None
+            err.result = self._empty_result("error: " + message)
         return err
+
+    def _empty_result(self, stop_reason: str) -> TuningResult:
+        """A result with the trials but no recommendation (nothing completed)."""
+        return TuningResult(
+            best_config={}, best_predicted=None, best_trial=-1,
+            best_observed={"config": {}, "mean": None, "sem": None, "trial": None},
+            baseline=None, improvement=None, records=self.records,
+            param_names=list(self.space.params), budget_spent=self.tracker.spent(),
+            stop_reason=stop_reason, minimize=self.minimize,
+            recommendation_source="none",
+            notes=["no trial completed, so there is no recommendation"],
+        )
+
+
+def _valid(is_valid: Callable[[dict[str, Any]], Any], config: Mapping[str, Any]) -> bool:
+    """``is_valid(config)``, which must answer True or False (numpy booleans too)."""
+    answer = is_valid(dict(config))
+    if hasattr(answer, "item") and not isinstance(answer, (str, bytes)):
+        answer = answer.item()
+    if not isinstance(answer, bool):
+        raise ConfigError(
+            f"is_valid must return True or False, got {answer!r} for config {dict(config)!r}"
+        )
+    return answer
 
 
 def _mean_sem(value: Any) -> tuple[float, float | None]:

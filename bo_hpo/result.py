@@ -61,6 +61,14 @@ class TuningResult:
 
     def summary(self) -> str:
         sign = "lower" if self.minimize else "higher"
+        counts = {s: sum(r.status == s for r in self.records) for s in
+                  ("completed", "failed", "invalid", "interrupted")}
+        tally = (f"trials: {counts['completed']} completed, {counts['failed']} failed, "
+                 f"{counts['invalid']} invalid"
+                 + (f", {counts['interrupted']} interrupted" if counts["interrupted"] else "")
+                 + f"; stopped: {self.stop_reason}")
+        if self.recommendation_source == "none":
+            return "\n".join([tally] + [f"note: {note}" for note in self.notes])
         lines = [f"best config (trial {self.best_trial}, {self.recommendation_source}):"]
         lines += [f"  {k} = {_fmt(v)}" for k, v in self.best_config.items()]
         if self.best_predicted is not None:
@@ -75,12 +83,7 @@ class TuningResult:
                 f"baseline: {self.baseline['mean']:.4g} observed; improvement over it: "
                 f"{self.improvement:+.4g}"
             )
-        counts = {s: sum(r.status == s for r in self.records) for s in
-                  ("completed", "failed", "invalid")}
-        lines.append(
-            f"trials: {counts['completed']} completed, {counts['failed']} failed, "
-            f"{counts['invalid']} invalid; stopped: {self.stop_reason}"
-        )
+        lines.append(tally)
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 

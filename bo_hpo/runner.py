@@ -68,6 +68,7 @@ def run_experiment(
     fresh: bool = False,
     overrides: dict[str, Any] | None = None,
     on_final: Callable[[str], None] | None = None,
+    on_step: Callable[[int, float, int | None], None] | None = None,
 ) -> ExperimentOutcome:
     """Tune ``spec``'s evaluator on its validation split, then score the recommendation
     and the baseline on the held-out set (when ``spec.final_eval``).
@@ -110,14 +111,17 @@ def run_experiment(
                              "path": str(spec.path) if spec.path else None,
                              "overrides": overrides or {}}},
     )
-    result = _tune(
-        objective=objective, space=spec.space, budget=budget, constraints=(),
-        is_valid=spec.is_valid, baseline=spec.baseline, minimize=True, metric=None,
-        method="bo", seed=spec.seed, n_initial=None, trial_timeout=None,
-        proposal_timeout=30.0, max_failures=None, max_consecutive_invalid=20,
-        executor=None, callback=on_progress, store=st, name=spec.name, max_retries=1,
-        session=session,
-    )
+    from bo_hpo.progress import reporting
+
+    with reporting(on_step):
+        result = _tune(
+            objective=objective, space=spec.space, budget=budget, constraints=(),
+            is_valid=spec.is_valid, baseline=spec.baseline, minimize=True, metric=None,
+            method="bo", seed=spec.seed, n_initial=None, trial_timeout=None,
+            proposal_timeout=30.0, max_failures=None, max_consecutive_invalid=20,
+            executor=None, callback=on_progress, store=st, name=spec.name, max_retries=1,
+            session=session,
+        )
     final: dict[str, dict[str, Any]] = {}
     info = st.get_experiment(spec.name)
     cached = (info.summary or {}).get("final") if info else None
@@ -128,18 +132,21 @@ def run_experiment(
     elif want_final:
         if on_final:
             on_final("recommended")
-        final["recommended"] = evaluator.final_eval(
-            result.best_config, data=data, seed=spec.seed, device=spec.device
-        )
+        with reporting(on_step):
+            final["recommended"] = evaluator.final_eval(
+                result.best_config, data=data, seed=spec.seed, device=spec.device
+            )
         if result.baseline is not None:
             if result.baseline["trial"] == result.best_trial:
                 final["baseline"] = final["recommended"]  # the same config: trained once
             else:
                 if on_final:
                     on_final("baseline")
-                final["baseline"] = evaluator.final_eval(
-                    result.baseline["config"], data=data, seed=spec.seed, device=spec.device
-                )
+                with reporting(on_step):
+                    final["baseline"] = evaluator.final_eval(
+                        result.baseline["config"], data=data, seed=spec.seed,
+                        device=spec.device,
+                    )
         if info is not None:
             summary = dict(info.summary or {})
             summary["final"] = {"best_trial": result.best_trial, "scores": final}

@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 import bo_hpo
-
 from bo_hpo.cli import main
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"

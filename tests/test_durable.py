@@ -121,9 +121,11 @@ def test_an_interrupted_trial_is_marked_and_rerun_first_once(store):
 
 
 def test_max_retries_zero_does_not_rerun(store):
-    def interrupt_second(config, n=[0]):
-        n[0] += 1
-        if n[0] == 2:
+    calls = []
+
+    def interrupt_second(config):
+        calls.append(config)
+        if len(calls) == 2:
             raise KeyboardInterrupt
         return bowl(config)
 

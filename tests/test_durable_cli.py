@@ -127,7 +127,7 @@ def test_two_nights_continue_one_experiment_and_status_shows_both(tmp_path, monk
     store = f"sqlite:///{tmp_path / 'store.db'}"
     path = _write(tmp_path, name="nights", trials=100, nightly=6)
     runner = CliRunner()
-    for night in (1, 2):
+    for _night in (1, 2):
         result = runner.invoke(main, ["nightly", str(path), "--store", store])
         assert result.exit_code == 0, result.output
         assert "one night of" in result.output

@@ -66,6 +66,20 @@ class EvaluatorEntry:
         """The baseline config: every key ``evaluate`` accepts, with its default."""
         return dict(self._module().DEFAULTS)
 
+    def check_config(self, config: dict[str, Any]) -> None:
+        """Raise ConfigError, naming the key, if ``evaluate`` would refuse ``config`` (an
+        unknown key, a value of the wrong type or out of range); trains nothing. A shape
+        the model cannot take (``hidden_dim % num_heads``) is a trial failure, not a form
+        error, so it passes here."""
+        from bo_hpo.errors import TrialFailed
+
+        module = self._module()
+        cls = getattr(module, "MLPConfig", None) or module.TransformerConfig
+        try:
+            cls.from_mapping(config)
+        except TrialFailed:
+            pass
+
 
 _REGISTRY = {
     "mlp_fashion": EvaluatorEntry(
@@ -129,6 +143,9 @@ class FunctionEvaluator:
     @property
     def defaults(self) -> dict[str, Any]:
         return {}
+
+    def check_config(self, config: dict[str, Any]) -> None:
+        """A plain function declares no keys: nothing to check before it runs."""
 
 
 def get_evaluator(name: str) -> EvaluatorEntry | FunctionEvaluator:

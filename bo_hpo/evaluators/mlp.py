@@ -42,6 +42,8 @@ from bo_hpo.evaluation import Evaluation
 from bo_hpo.evaluators import _config as C
 from bo_hpo.evaluators import _train as T
 from bo_hpo.evaluators.data import ImageDataset, load_fashion_mnist
+from bo_hpo.progress import current as reporting
+from bo_hpo.progress import report
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +195,8 @@ def _fit(
             optimizer.step()
             guard.observe(step, loss)
             step += 1
+        if reporting():  # one report an epoch: the loss read costs a device sync
+            report(_epoch + 1, float(loss.detach()), cfg.epochs)
     last_loss = guard.final(step - 1, loss)
     return model, last_loss, step
 

@@ -38,6 +38,8 @@ from bo_hpo.evaluation import Evaluation
 from bo_hpo.evaluators import _config as C
 from bo_hpo.evaluators import _train as T
 from bo_hpo.evaluators.data import TextDataset, load_shakespeare
+from bo_hpo.progress import current as reporting
+from bo_hpo.progress import report
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +213,8 @@ def _fit(
     # All batch offsets are drawn up front on the CPU generator: one transfer, no per-step sync.
     all_starts = torch.randint(0, high + 1, (cfg.steps, cfg.batch_size), generator=gen).to(device)
     model.train()
+    every = max(1, cfg.steps // 10)  # ten reports a run: each loss read is a device sync
+    listening = reporting() is not None
     for step in range(cfg.steps):
         deadline.check(step)
         T.set_lr(optimizer, cfg.learning_rate * T.warmup_cosine(step, cfg.steps, warmup_steps))
@@ -223,6 +227,8 @@ def _fit(
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         guard.observe(step, loss)
+        if listening and ((step + 1) % every == 0 or step + 1 == cfg.steps):
+            report(step + 1, float(loss.detach()), cfg.steps)
     return model, guard.final(cfg.steps - 1, loss)
 
 

@@ -60,13 +60,48 @@ class Divisible:
 Constraint = Linear | Divisible
 
 
+#: Longest constraint or rule string, and deepest nesting of its expression, accepted. Real
+#: constraints are a few terms; the limits keep a pathological string (50,000 terms) from
+#: exhausting the parser's recursion.
+MAX_EXPRESSION_CHARS = 2_000
+MAX_EXPRESSION_DEPTH = 50
+
+
 def _parse(text: str, what: str) -> ast.expr:
     if not isinstance(text, str) or not text.strip():
         raise SearchSpaceError(f"a {what} must be a non-empty string, got {text!r}")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise SearchSpaceError(
+            f"{what} is {len(text):,} characters long; at most {MAX_EXPRESSION_CHARS:,} are "
+            f"accepted (starts {text[:40]!r}...)"
+        )
     try:
-        return ast.parse(text.strip(), mode="eval").body
+        tree = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as err:
         raise SearchSpaceError(f"{what} {text!r} is not a valid expression: {err.msg}") from None
+    except (RecursionError, MemoryError):
+        raise SearchSpaceError(
+            f"{what} is nested too deeply to parse; at most {MAX_EXPRESSION_DEPTH} levels are "
+            f"accepted (starts {text[:40]!r}...)"
+        ) from None
+    if _depth(tree) > MAX_EXPRESSION_DEPTH:
+        raise SearchSpaceError(
+            f"{what} {text[:60]!r}{'...' if len(text) > 60 else ''} is nested more than "
+            f"{MAX_EXPRESSION_DEPTH} levels deep; split it or simplify it"
+        )
+    return tree
+
+
+def _depth(node: ast.AST) -> int:
+    """Depth of an expression tree, without recursion (a deep tree must not overflow)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_EXPRESSION_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(current))
+    return deepest
 
 
 def parse_constraint(text: str) -> Constraint:

@@ -226,6 +226,12 @@ class Choice(Param):
                     f"{self.name}: choice values must be numbers, strings, booleans or None, "
                     f"got {v!r} of type {type(v).__name__}"
                 )
+        kinds = {"number" if _is_number(v) else type(v).__name__ for v in values if v is not None}
+        if len(kinds) > 1:
+            raise SearchSpaceError(
+                f"{self.name}: choice values must be of one type (numbers, strings or "
+                f"booleans; None may join any), got {sorted(kinds)} in {list(values)!r}"
+            )
         seen: set[tuple[type, Scalar]] = set()
         for v in values:
             key = (bool if isinstance(v, bool) else str if isinstance(v, str)

@@ -39,6 +39,8 @@ class SearchSpace:
     ) -> None:
         from bo_hpo.space.loading import params_from_spec
 
+        if isinstance(constraints, str):
+            constraints = [constraints]  # one constraint, not a sequence of characters
         if isinstance(params, SearchSpace):
             constraints = [*params.constraints, *constraints]
             params = list(params.params.values())
@@ -186,6 +188,15 @@ class SearchSpace:
             raise SearchSpaceError(
                 f"constraint {c.text!r}: {c.divisor!r} cannot be both a divisor and a dividend"
             )
+        if isinstance(c.divisor, str):
+            divisor = self.params[c.divisor]
+            lowest = (divisor.low if isinstance(divisor, Int)
+                      else min(int(v) for v in divisor.values_list()))
+            if lowest <= 0:
+                raise SearchSpaceError(
+                    f"constraint {c.text!r}: the divisor {c.divisor!r} must be positive, but "
+                    f"its range includes {lowest!r} ({self._divisor_description(c)})"
+                )
         if not self.divisor_values(c):
             raise SearchSpaceError(
                 f"constraint {c.text!r} has no feasible pair: no value of {c.dividend} "
