@@ -90,6 +90,10 @@ def run_experiment(
         info = st.get_experiment(spec.name)
         if info is not None:
             archived = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            n = 1
+            while st.get_experiment(archived) is not None:  # two --fresh runs in one second
+                n += 1
+                archived = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{n}"
             st.rename_experiment(info.id, archived)
             logger.warning("kept the earlier experiment %r as %r", spec.name, archived)
     evaluator = get_evaluator(spec.evaluator)

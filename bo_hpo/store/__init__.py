@@ -52,9 +52,12 @@ def open_store(url: str | SQLStore | None = None) -> SQLStore:
     """
     if isinstance(url, SQLStore):
         return url
-    url = url or default_store_url()
-    if not isinstance(url, str):
-        raise StoreError(f"store must be a URL string, got {type(url).__name__}")
+    if url is None:
+        url = default_store_url()
+    if not isinstance(url, str) or not url.strip():
+        raise StoreError(f"store must be a non-empty URL string, got {url!r}"
+                         if isinstance(url, str) else
+                         f"store must be a URL string, got {type(url).__name__}")
     try:
         from sqlalchemy.engine import make_url
 

@@ -443,11 +443,18 @@ class SQLStore:
             conn.execute(experiments.update().where(experiments.c.id == exp_id).values(**values))
 
     def rename_experiment(self, exp_id: int, new_name: str) -> None:
+        """Raises StoreError when ``new_name`` is taken."""
+        from sqlalchemy.exc import IntegrityError
+
         from bo_hpo.store.schema import experiments
 
-        with self._tx() as conn:
-            conn.execute(experiments.update().where(experiments.c.id == exp_id).values(
-                name=new_name, updated_at=time.time()))
+        try:
+            with self._tx() as conn:
+                conn.execute(experiments.update().where(experiments.c.id == exp_id).values(
+                    name=new_name, updated_at=time.time()))
+        except IntegrityError:
+            raise StoreError(f"cannot rename to {new_name!r}: an experiment of that name "
+                             f"exists") from None
 
     def add_seconds(self, exp_id: int, seconds: float) -> None:
         from bo_hpo.store.schema import experiments
@@ -652,8 +659,13 @@ class SQLStore:
                 trials.c.experiment_id == exp_id, trials.c.number == number)).scalar()
             if trial_id is None:
                 raise StoreError(f"trial {number} of experiment {exp_id} is not in the store")
-            conn.execute(trial_steps.insert().values(
-                trial_id=trial_id, step=int(step), value=_num(value), recorded_at=time.time()))
+            done = conn.execute(trial_steps.update().where(
+                trial_steps.c.trial_id == trial_id, trial_steps.c.step == int(step),
+            ).values(value=_num(value), recorded_at=time.time())).rowcount
+            if not done:  # a step reported again (a resumed evaluator) keeps the latest value
+                conn.execute(trial_steps.insert().values(
+                    trial_id=trial_id, step=int(step), value=_num(value),
+                    recorded_at=time.time()))
 
     def steps(self, exp_id: int, number: int) -> list[tuple[int, float | None]]:
         from sqlalchemy import select

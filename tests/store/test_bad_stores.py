@@ -78,9 +78,7 @@ def test_unwritable_location_is_a_store_error(path: str) -> None:
 @pytest.mark.parametrize("url", [
     "nonsense://",
     "sqlite",
-    pytest.param("", marks=pytest.mark.xfail(strict=True, reason=(
-        "open_store: `url = url or default_store_url()` (bo_hpo/store/__init__.py:55) treats "
-        "'' like None and silently opens $BO_HPO_STORE / the default store"))),
+    "",
     42,
     "mysql://u:p@localhost/db",
 ])

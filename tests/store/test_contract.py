@@ -617,3 +617,25 @@ def test_newer_schema_is_refused_and_nothing_changes(store: SQLStore, store_url:
     if path is not None:
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     assert _row_counts(store_url) == before
+
+
+def test_renaming_onto_a_taken_name_is_a_store_error(store) -> None:
+    common = dict(spec={}, fingerprint="f", source="python", minimize=True, seed=0,
+                  device=None, versions={}, space={})
+    a = store.create_experiment("a", **common)
+    store.create_experiment("b", **common)
+    with pytest.raises(StoreError, match="exists"):
+        store.rename_experiment(a.id, "b")
+    assert store.get_experiment("a") is not None
+
+
+def test_a_step_reported_twice_keeps_the_latest_value(store) -> None:
+    from bo_hpo.trial import TrialRecord
+
+    exp = store.create_experiment("s", spec={}, fingerprint="f", source="python",
+                                  minimize=True, seed=0, device=None, versions={}, space={})
+    store.add_trial(exp.id, TrialRecord(trial=0, config={"x": 1}, status="running",
+                                        generator="sobol"))
+    store.add_step(exp.id, 0, 1, 0.5)
+    store.add_step(exp.id, 0, 1, 0.25)
+    assert store.steps(exp.id, 0) == [(1, 0.25)]
