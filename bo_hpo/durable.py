@@ -114,7 +114,10 @@ class StoredExperiment:
                 defaults.update(cls._accept_change(st, info, name, space, spec, records,
                                                    defaults))
                 info = st.get_experiment(name)
-            st.update_experiment(info.id, status="running")
+            if info.spec != spec:  # the latest spec as given (a raised budget, say)
+                st.update_experiment(info.id, spec=spec, status="running")
+            else:
+                st.update_experiment(info.id, status="running")
         except BaseException:
             st.release_lease(info.id, owner)
             raise
@@ -227,6 +230,10 @@ class StoredExperiment:
             except StoreError as err:
                 logger.warning("could not mark trial %d interrupted: %s", r.trial, err)
 
+    def describe(self) -> dict[str, Any]:
+        """What the report shows about the stored experiment (plain data)."""
+        return describe_experiment(self.store, self.store.get_experiment(self.info.name))
+
     def save_result(self, result: Any, session_trials: int) -> None:
         """Keep the model's predictions and the recommendation (a cache: they can be
         recomputed from the trials), and close the night."""
@@ -262,6 +269,32 @@ class StoredExperiment:
                                         self._previous_recommendation != result.best_trial),
                 detail=result.stop_reason,
             )
+
+
+def describe_experiment(store: Any, info: Any) -> dict[str, Any]:
+    """A stored experiment's facts for the report: name, spec, versions, seed, device,
+    store (password hidden), nights and final scores."""
+    from dataclasses import asdict
+
+    spec = info.spec or {}
+    summary = info.summary or {}
+    file = spec.get("file") or {}
+    raw = file.get("raw") or {}
+    return {
+        "name": info.name, "source": info.source, "seed": info.seed, "device": info.device,
+        "versions": info.versions, "store": store.display_url, "status": info.status,
+        "created_at": info.created_at, "updated_at": info.updated_at,
+        "seconds_spent": info.seconds_spent, "space_version": info.space_version,
+        "budget": spec.get("budget"), "method": spec.get("method"),
+        "constraints": (spec.get("space") or {}).get("constraints", []),
+        "rules": raw.get("invalid_if", []), "evaluator": raw.get("evaluator"),
+        "evaluator_settings": raw.get("evaluator_settings", {}),
+        "nightly_budget": raw.get("nightly"), "experiment_file": file.get("path"),
+        "nights": [asdict(n) for n in store.nights(info.id)],
+        "space_versions": store.space_versions(info.id),
+        "final": (summary.get("final") or {}).get("scores"),
+        "final_trial": (summary.get("final") or {}).get("best_trial"),
+    }
 
 
 def _best(records: list[TrialRecord], minimize: bool) -> float | None:

@@ -208,6 +208,12 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
         max_failures=max_failures, max_consecutive_invalid=max_consecutive_invalid,
         callback=callback, minimize=minimize,
     )
+    loop.info = {
+        "seed": seed, "method": method, "minimize": minimize, "metric": metric,
+        "budget": {k: v for k, v in vars(budget).items() if v is not None},
+        "baseline": checked_baseline, "constraints": [c.text for c in search_space.constraints],
+        "versions": _versions(),
+    }
     if store is None:
         return loop.run(checked_baseline)
 
@@ -261,6 +267,7 @@ class _Loop:
         self._retry: list[TrialRecord] = []  # interrupted trials whose config runs again
         self.stored: Any = None  # a bo_hpo.durable.StoredExperiment, when there is a store
         self.session_trials = 0  # trials this call evaluated
+        self.info: dict[str, Any] = {}  # shown by the report (see TuningResult.info)
 
     # ------------------------------------------------------------------ the store
     def attach_store(self, stored: Any, *, max_retries: int, restore_budget: bool) -> None:
@@ -577,9 +584,12 @@ class _Loop:
             minimize=self.minimize,
             recommendation_source=source,
             notes=notes,
+            space=self.space,
+            info=dict(self.info),
         )
         if self.stored is not None:
             self.stored.save_result(result, self.session_trials)
+            result.info.update(self.stored.describe())
         return result
 
     def _failure_summary(self) -> str:
@@ -616,6 +626,12 @@ class _Loop:
             recommendation_source="none",
             notes=["no trial completed, so there is no recommendation"],
         )
+
+
+def _versions() -> dict[str, str | None]:
+    from bo_hpo.durable import package_versions
+
+    return package_versions()
 
 
 def _valid(is_valid: Callable[[dict[str, Any]], Any], config: Mapping[str, Any]) -> bool:
@@ -709,6 +725,10 @@ def load(name: str, store: Any = None) -> TuningResult:
     loop._ax_index = (proposer.replay(records) if not isinstance(proposer, _StoredPredictions)
                       else {r.trial: r.trial for r in records})
     loop.tracker.restore(records, seconds=info.seconds_spent)
+    from bo_hpo.durable import describe_experiment
+
+    loop.info = describe_experiment(st, info)
+    loop.info["minimize"] = info.minimize
     stop = (info.summary or {}).get("stop_reason") or info.status
     return loop._result(stop)
 

@@ -338,30 +338,57 @@ class AxProposer:
         Returns ``None`` when no model can be fit (too few completed trials, or a fit
         failure, which is logged).
         """
-        from ax.adapter.registry import Generators
+        if not ax_indices:
+            return None
+        experiment = self.client._experiment
+        params = [dict(experiment.trials[i].arm.parameters) for i in ax_indices]
+        predictions = self._predict_parameters(params)
+        return None if predictions is None else dict(zip(ax_indices, predictions, strict=True))
+
+    def predict_configs(self, configs: list[Mapping[str, Any]]) -> list[Prediction] | None:
+        """The model's mean and SEM at configurations given in the user's terms (for slice
+        and contour plots); ``None`` when no model can be fit."""
+        if not configs:
+            return []
+        return self._predict_parameters([self.translation.encode(c) for c in configs])
+
+    def _predict_parameters(self, params: list[dict[str, Any]]) -> list[Prediction] | None:
         from ax.core.observation import ObservationFeatures
 
-        experiment = self.client._experiment
-        data = experiment.lookup_data()
-        if len(data.df) < 2 or not ax_indices:
+        adapter = self._fitted_adapter()
+        if adapter is None:
             return None
         try:
             with _quiet(), _torch_threads(PROPOSAL_THREADS):
+                means, covariances = adapter.predict(
+                    [ObservationFeatures(parameters=p) for p in params])
+        except Exception as err:  # recommendation falls back to observed values, logged
+            logger.warning("the model could not predict: %s", err)
+            return None
+        return [Prediction(float(means[METRIC][k]),
+                           math.sqrt(max(float(covariances[METRIC][METRIC][k]), 0.0)))
+                for k in range(len(params))]
+
+    def _fitted_adapter(self) -> Any:
+        """A GP fitted on all the data, refit only when the data changed."""
+        from ax.adapter.registry import Generators
+
+        experiment = self.client._experiment
+        data = experiment.lookup_data()
+        if len(data.df) < 2:
+            return None
+        key = (len(experiment.trials), len(data.df), float(data.df["mean"].sum()))
+        cached = getattr(self, "_adapter_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            with _quiet(), _torch_threads(PROPOSAL_THREADS):
                 adapter = Generators.BOTORCH_MODULAR(experiment=experiment, data=data)
-                features = [
-                    ObservationFeatures(parameters=dict(experiment.trials[i].arm.parameters))
-                    for i in ax_indices
-                ]
-                means, covariances = adapter.predict(features)
         except Exception as err:  # recommendation falls back to observed values, logged
             logger.warning("could not fit the model for the recommendation: %s", err)
             return None
-        out = {}
-        for k, i in enumerate(ax_indices):
-            mean = float(means[METRIC][k])
-            var = float(covariances[METRIC][METRIC][k])
-            out[i] = Prediction(mean, math.sqrt(max(var, 0.0)))
-        return out
+        self._adapter_cache = (key, adapter)
+        return adapter
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -50,6 +50,17 @@ class TuningResult:
     minimize: bool
     recommendation_source: str
     notes: list[str] = field(default_factory=list)
+    space: Any = field(default=None, repr=False)  # the SearchSpace searched
+    #: What the report shows about the run: name, seed, budget, method, device, versions,
+    #: store (password hidden), nights and final scores, when known. Plain data.
+    info: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def report(self, path: str | Any) -> Any:
+        """Write this result's self-contained HTML report to ``path`` (needs plotly:
+        ``pip install 'bo-hpo[report]'``); returns the path."""
+        from bo_hpo.report import write_report
+
+        return write_report(self, path)
 
     @property
     def trials(self) -> pd.DataFrame:
