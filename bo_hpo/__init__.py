@@ -4,6 +4,7 @@ Importing the package is cheap: Ax, torch, plotly and ray load only when a funct
 them.
 """
 
+from bo_hpo.asktell import Experiment, Trial
 from bo_hpo.budget import Budget
 from bo_hpo.errors import (
     BoHpoError,
@@ -24,7 +25,8 @@ from bo_hpo.space import Choice, Fixed, Float, Int, SearchSpace
 __version__ = "0.1.0"
 
 __all__ = [
-    "BoHpoError", "Budget", "Choice", "ConfigError", "Evaluation", "Fixed", "Float", "Int",
+    "BoHpoError", "Budget", "Choice", "ConfigError", "Evaluation", "Experiment", "Fixed",
+    "Float", "Int", "Trial",
     "LockedError", "SearchSpace", "SearchSpaceError", "SpaceChangedError", "StoreError",
     "TrialFailed", "TuningError", "TuningResult", "load", "report", "tune",
 ]

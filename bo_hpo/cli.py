@@ -32,6 +32,22 @@ EXIT_LOCKED = 3
 EXIT_STORE = 4
 EXIT_INTERRUPTED = 130
 
+def _parallel_options(command: Any) -> Any:
+    command = click.option(
+        "--ray-address", metavar="ADDRESS",
+        help="Run trials on an existing Ray cluster: 'auto' (from a node of it) or "
+             "'ray://host:10001'. Implies --executor ray.")(command)
+    command = click.option(
+        "--executor", type=click.Choice(["process", "ray"]),
+        help="Where parallel trials run: spawned worker processes on this machine (one per "
+             "GPU when there are GPUs), or Ray tasks (default with --parallel: process).")(
+        command)
+    return click.option(
+        "--parallel", type=click.IntRange(min=1), default=1, show_default=True,
+        help="Trials in flight at once (asynchronous: the next is proposed as soon as one "
+             "finishes).")(command)
+
+
 _store_option = click.option(
     "--store", envvar="BO_HPO_STORE", metavar="URL",
     help="Where experiments live: sqlite:///file.db or postgresql+psycopg://user:pw@host/db "
@@ -160,10 +176,12 @@ def _check_against_evaluator(spec: Any) -> None:
 @click.option("--fresh", is_flag=True,
               help="Start anew even if the store holds this experiment (the old one is kept "
                    "under a dated name).")
+@_parallel_options
 @_store_option
 def run(experiment: str, trials: int | None, seconds: float | None, device: str | None,
         data_dir: str | None, variant: str | None, trial_timeout: float | None,
-        out: str | None, fresh: bool, store: str | None) -> None:
+        out: str | None, fresh: bool, parallel: int, executor: str | None,
+        ray_address: str | None, store: str | None) -> None:
     """Tune the evaluator of EXPERIMENT.toml, then score the best config and the baseline
     on the test set.
 
@@ -183,7 +201,8 @@ def run(experiment: str, trials: int | None, seconds: float | None, device: str 
     overrides = {k: v for k, v in dict(trials=trials, seconds=seconds, device=device,
                                        data_dir=data_dir, trial_timeout=trial_timeout).items()
                  if v is not None}
-    _execute(spec, overrides, store, out, fresh=fresh, nightly=False)
+    _execute(spec, overrides, store, out, fresh=fresh, nightly=False,
+             where=_where(parallel, executor, ray_address))
 
 
 @main.command()
@@ -215,8 +234,10 @@ def resume(name: str, trials: int | None, seconds: float | None, out: str | None
 @main.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--variant", help="A [variants.NAME] table of the file (e.g. cpu, gpu).")
+@_parallel_options
 @_store_option
-def nightly(experiment: str, variant: str | None, store: str | None) -> None:
+def nightly(experiment: str, variant: str | None, parallel: int, executor: str | None,
+            ray_address: str | None, store: str | None) -> None:
     """One night of EXPERIMENT.toml, made to be called by a scheduler.
 
     The first night creates the experiment; each later night continues it with the budget
@@ -225,11 +246,28 @@ def nightly(experiment: str, variant: str | None, store: str | None) -> None:
     nothing; a lease left by a killed run is taken over.
     """
     spec = _load(experiment, variant)
-    _execute(spec, {}, store, None, fresh=False, nightly=True)
+    _execute(spec, {}, store, None, fresh=False, nightly=True,
+             where=_where(parallel, executor, ray_address))
+
+
+def _where(parallel: int, executor: str | None, ray_address: str | None) -> dict[str, Any]:
+    """Where trials run, from --parallel, --executor and --ray-address."""
+    if ray_address and executor not in (None, "ray"):
+        _fail(f"--ray-address needs --executor ray, got --executor {executor}", EXIT_BAD_INPUT)
+    if ray_address:
+        executor = "ray"
+    if executor is None and parallel > 1:
+        executor = "process"
+    if executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            _fail("--executor ray needs Ray: pip install 'bo-hpo[ray]'", EXIT_BAD_INPUT)
+    return {"parallel": parallel, "executor": executor, "ray_address": ray_address}
 
 
 def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str | None, *,
-             fresh: bool, nightly: bool) -> None:
+             fresh: bool, nightly: bool, where: dict[str, Any] | None = None) -> None:
     """Run (or continue) an experiment and print it; every error becomes its exit code."""
     from bo_hpo.runner import run_experiment, with_overrides
     from bo_hpo.store import default_store_url, redact
@@ -250,7 +288,8 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
     try:
         outcome = run_experiment(spec, on_progress=printer, out_dir=out_dir, store=store,
                                  nightly=nightly, fresh=fresh, overrides=overrides,
-                                 on_final=printer.final, on_step=printer.step)
+                                 on_final=printer.final, on_step=printer.step,
+                                 **(where or {}))
     except KeyboardInterrupt:
         printer.close()
         click.echo("\ninterrupted: stopping. Every finished trial is in the store; the trial "
@@ -274,6 +313,7 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
         _fail(str(err), EXIT_TUNING_ERROR)
     printer.close()
     _print_outcome(outcome)
+    _write_report_after_run(spec.name, store, out, out_dir)
 
 
 def _out_dir(out: str | None, name: str) -> Path:
@@ -422,6 +462,70 @@ def _print_outcome(outcome: Any) -> None:
     click.echo(f"wall time: {outcome.seconds:.1f} s")
     if outcome.out_dir is not None:
         click.echo(f"written: {outcome.out_dir}/trials.csv, {outcome.out_dir}/result.json")
+
+
+@main.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--variant", help="A [variants.NAME] table of the file (e.g. cpu, gpu).")
+@_store_option
+def ask(experiment: str, variant: str | None, store: str | None) -> None:
+    """Print a configuration to evaluate, as JSON: {"trial": N, "config": {...}}.
+
+    For trials run by another scheduler: each call (from any process or machine that reaches
+    the store) records a new running trial; concurrent calls get different configurations.
+    The first call creates the experiment from EXPERIMENT.toml. Report the result with
+    `bo-hpo tell NAME N VALUE`.
+    """
+    import json
+
+    from bo_hpo.asktell import Experiment
+
+    spec = _load(experiment, variant)
+    try:
+        exp = Experiment(spec.name, store=store, space=spec.space, baseline=spec.baseline,
+                         seed=spec.seed, is_valid=spec.is_valid if spec.rules else None,
+                         source="file",
+                         spec_extra={"file": {"raw": spec.raw, "variant": spec.variant,
+                                              "path": str(spec.path), "overrides": {}}})
+        trial = exp.ask()
+    except LockedError as err:
+        _fail(f"{spec.name}: {err}", EXIT_LOCKED)
+    except StoreError as err:
+        _fail(str(err), EXIT_STORE)
+    except (ConfigError, SearchSpaceError) as err:
+        _fail(str(err), EXIT_BAD_INPUT)
+    click.echo(json.dumps({"experiment": spec.name, "trial": trial.number,
+                           "config": trial.config}))
+
+
+@main.command()
+@click.argument("name")
+@click.argument("trial", type=int)
+@click.argument("value", type=float, required=False)
+@click.option("--sem", type=click.FloatRange(min=0), help="The value's standard error.")
+@click.option("--failed", metavar="REASON",
+              help="The trial failed: diverged, out_of_memory, timeout (the model learns to "
+                   "avoid the region) or any other word.")
+@click.option("--detail", default="", help="With --failed: what happened.")
+@_store_option
+def tell(name: str, trial: int, value: float | None, sem: float | None, failed: str | None,
+         detail: str, store: str | None) -> None:
+    """Record the result of TRIAL of experiment NAME (from `bo-hpo ask`)."""
+    from bo_hpo.asktell import Experiment
+
+    if (value is None) == (failed is None):
+        _fail("tell needs a VALUE or --failed REASON (one of them)", EXIT_BAD_INPUT)
+    try:
+        exp = Experiment(name, store=store)
+        exp.tell(trial, None if value is None else (value, sem), failed=failed,
+                 detail=detail)
+    except StoreError as err:
+        code = EXIT_STORE if str(err).startswith(("cannot", "store")) else EXIT_BAD_INPUT
+        _fail(str(err), code)
+    except ConfigError as err:
+        _fail(str(err), EXIT_BAD_INPUT)
+    click.echo(f"{name}: trial {trial} " + (f"failed ({failed})" if failed else
+                                              f"completed: {value:g}"))
 
 
 def _open(store: str | None) -> Any:
@@ -587,6 +691,96 @@ def schedule(experiment: str | None, cron_expr: str, systemd: bool, kubernetes: 
         click.echo(f"next runs: {runs}; log: {log}")
     except ConfigError as err:
         _fail(str(err), EXIT_BAD_INPUT)
+
+
+def _report_path(name: str) -> Path:
+    """``reports/<name>.html``; a name can't leave ``reports/``."""
+    root = Path("reports").resolve()
+    path = (root / f"{name}.html").resolve()
+    if root != path.parent:
+        _fail(f"name: {name!r} would write outside reports/", EXIT_BAD_INPUT)
+    return path
+
+
+def _write_report_after_run(name: str, store: str, out: str | None, out_dir: Path) -> None:
+    """The HTML report of the run just finished: ``reports/<name>.html`` (with ``--out``,
+    ``<out>/report.html``). A report that cannot be written is a warning, never an exit
+    code: the run itself succeeded and is stored."""
+    path = Path(out) / "report.html" if out else out_dir.parent / f"{name}.html"
+    try:
+        import bo_hpo
+        from bo_hpo.report import write_report
+
+        write_report(bo_hpo.load(name, store=store), path)
+    except Exception as err:  # any failure: warn, keep the run's exit code (see docstring)
+        click.echo(f"warning: the HTML report was not written: {err}", err=True)
+        return
+    click.echo(f"report: {path}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="The HTML file to write (default: reports/NAME.html).")
+@_store_option
+def report(name: str, out: str | None, store: str | None) -> None:
+    """Write the HTML report of the stored experiment NAME: the answer first, then the run,
+    the trace, what mattered, every trial, failures, nights and advice. One file with
+    plotly.js embedded once; it opens offline (needs `pip install 'bo-hpo[report]'`)."""
+    import bo_hpo
+    from bo_hpo.report import write_report
+
+    try:
+        result = bo_hpo.load(name, store=store)
+    except StoreError as err:
+        _fail(str(err), EXIT_STORE if "cannot" in str(err) else EXIT_BAD_INPUT)
+    path = Path(out) if out else _report_path(name)
+    try:
+        write_report(result, path)
+    except ConfigError as err:
+        _fail(str(err), EXIT_BAD_INPUT)
+    except OSError as err:
+        _fail(f"cannot write {path}: {err.strerror or err}", EXIT_BAD_INPUT)
+    click.echo(f"written: {path}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="The experiment file to write (default: experiments/NAME_refined.toml).")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@_store_option
+def refine(name: str, out: str | None, force: bool, store: str | None) -> None:
+    """Write the report's advice for the stored experiment NAME as a new experiment file:
+    ranges widened or shifted where the best configs sit at an edge, narrowed where they
+    crowd, parameters that do not matter fixed, and the recommendation as the baseline.
+    The new experiment is named NAME_refined; `bo-hpo check` accepts the file."""
+    import bo_hpo
+    from bo_hpo.report.refine import refine_result
+
+    path = Path(out) if out else Path("experiments") / f"{name}_refined.toml"
+    if path.exists() and not force:
+        _fail(f"{path} exists; pass --force to overwrite it", EXIT_BAD_INPUT)
+    try:
+        result = bo_hpo.load(name, store=store)
+        refined = refine_result(result, store=store, path=path.resolve())
+    except StoreError as err:
+        _fail(str(err), EXIT_STORE if "cannot" in str(err) else EXIT_BAD_INPUT)
+    except (ConfigError, SearchSpaceError) as err:
+        _fail(str(err), EXIT_BAD_INPUT)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(refined.text, encoding="utf-8")
+    except OSError as err:
+        _fail(f"cannot write {path}: {err.strerror or err}", EXIT_BAD_INPUT)
+    click.echo(f"written: {path} (experiment {refined.name})")
+    for item in refined.applied:
+        click.echo(f"  {item.kind:<8} {item.message}")
+    for item, why in refined.skipped:
+        click.echo(f"  skipped  {item.message} ({why})")
+    if not any(a.param for a in refined.applied):
+        click.echo("  no range needs changing; the file differs only in its name and baseline")
+    click.echo(f"check it: bo-hpo check {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from bo_hpo.budget import Budget, BudgetTracker
 from bo_hpo.errors import ConfigError, SearchSpaceError, TrialFailed, TuningError
 from bo_hpo.evaluation import Evaluation
-from bo_hpo.executors import Executor, Outcome, SequentialExecutor
+from bo_hpo.executors import Executor, Outcome, SequentialExecutor, WorkerLost
 from bo_hpo.result import TuningResult
 from bo_hpo.space import SearchSpace
 from bo_hpo.trial import (
@@ -69,11 +70,12 @@ def tune(
     proposal_timeout: float | None = 30.0,
     max_failures: int | None = None,
     max_consecutive_invalid: int = 20,
-    executor: Executor | None = None,
+    executor: Executor | str | None = None,
     callback: Callable[[Progress], None] | None = None,
     store: Any = None,
     name: str | None = None,
     max_retries: int = 1,
+    parallelism: int = 1,
 ) -> TuningResult:
     """Tune ``objective`` over ``space`` within ``budget``.
 
@@ -107,15 +109,23 @@ def tune(
             have failed. ``None``: ``max(10, max_trials // 2)``.
         max_consecutive_invalid: stop with :class:`~bo_hpo.TuningError` after this many
             invalid proposals in a row.
-        executor: where trials run; ``None``: in this process, one at a time.
+        executor: where trials run: ``None`` (in this process: one at a time, or
+            ``parallelism`` threads), ``"process"`` (``parallelism`` spawned worker
+            processes; the objective must be importable), ``"ray"`` (Ray tasks on a local
+            instance; ``pip install 'bo-hpo[ray]'``), or an executor object such as
+            :class:`~bo_hpo.executors.RayExecutor` for a cluster.
         callback: called with a :class:`Progress` after every finished trial.
         store: a store URL (``"sqlite:///tuning.db"``, ``"postgresql+psycopg://..."``) or
             an open store. Every trial is written as it starts and as it ends; the
             experiment ``name`` is created, or continued when it exists (same space, or a
             compatible change), with what is left of the budget.
         name: the experiment's name in the store (required with ``store``).
-        max_retries: with a store, how many times the config of a trial interrupted by a
-            crash or kill is re-run when the experiment continues.
+        max_retries: how many times the config of a trial whose worker died
+            (``worker_lost``), or that a crash or kill interrupted (with a store, when the
+            experiment continues), is run again.
+        parallelism: trials in flight at once. Asynchronous: running trials are pending
+            points for the model, and the next trial is proposed as soon as one finishes
+            (prepared in the background while the workers train).
 
     Returns:
         A :class:`~bo_hpo.TuningResult`.
@@ -151,8 +161,8 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
           method: str, seed: int | None, n_initial: int | None,
           trial_timeout: float | None, proposal_timeout: float | None,
           max_failures: int | None, max_consecutive_invalid: int,
-          executor: Executor | None, callback: Callable[[Progress], None] | None,
-          store: Any, name: str | None, max_retries: int,
+          executor: Executor | str | None, callback: Callable[[Progress], None] | None,
+          store: Any, name: str | None, max_retries: int, parallelism: int = 1,
           session: Session | None = None) -> TuningResult:
     if not callable(objective):
         raise ConfigError(f"objective must be callable, got {objective!r}")
@@ -181,6 +191,9 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
         )
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
+        raise ConfigError(f"parallelism must be a positive integer, got {parallelism!r}")
+    executor = _make_executor(executor, parallelism)
     if (store is None) != (name is None):
         raise ConfigError(
             "store= and name= go together: a stored experiment needs a name, and a name "
@@ -200,10 +213,11 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
     proposer = AxProposer(
         search_space, minimize=minimize, method=method, seed=seed, n_initial=n_initial,
         proposal_timeout=proposal_timeout, is_valid=is_valid,
+        parallel=getattr(executor, "capacity", 1) > 1,
     )
     loop = _Loop(
-        objective=objective, space=search_space, proposer=proposer,
-        tracker=BudgetTracker(budget, minimize), executor=executor or SequentialExecutor(),
+        objective=objective, space=search_space, proposer=proposer, max_retries=max_retries,
+        tracker=BudgetTracker(budget, minimize), executor=executor,
         is_valid=is_valid, metric=metric, trial_timeout=trial_timeout,
         max_failures=max_failures, max_consecutive_invalid=max_consecutive_invalid,
         callback=callback, minimize=minimize,
@@ -247,7 +261,7 @@ class _Loop:
                  is_valid: Callable[[dict[str, Any]], bool] | None, metric: str | None,
                  trial_timeout: float | None, max_failures: int,
                  max_consecutive_invalid: int, callback: Callable[[Progress], None] | None,
-                 minimize: bool) -> None:
+                 minimize: bool, max_retries: int = 1) -> None:
         self.objective = objective
         self.space = space
         self.proposer = proposer
@@ -268,6 +282,9 @@ class _Loop:
         self.stored: Any = None  # a bo_hpo.durable.StoredExperiment, when there is a store
         self.session_trials = 0  # trials this call evaluated
         self.info: dict[str, Any] = {}  # shown by the report (see TuningResult.info)
+        self.max_retries = max_retries
+        self._prepared: Any = None  # a proposal computed in the background (parallel runs)
+        self.blocking_proposal_seconds = 0.0  # proposal time the loop waited for
 
     # ------------------------------------------------------------------ the store
     def attach_store(self, stored: Any, *, max_retries: int, restore_budget: bool) -> None:
@@ -285,20 +302,20 @@ class _Loop:
             if r.status != "invalid":
                 break
             self._consecutive_invalid += 1
-        by_number = {r.trial: r for r in self.records}
         retried = {r.retry_of for r in self.records if r.retry_of is not None}
-
-        def attempts(r: TrialRecord) -> int:
-            n = 1
-            while r.retry_of is not None and r.retry_of in by_number:
-                r, n = by_number[r.retry_of], n + 1
-            return n
-
         self._retry = [r for r in self.records if r.status == "interrupted"
-                       and r.trial not in retried and attempts(r) <= max_retries]
+                       and r.trial not in retried and self._attempts(r) <= max_retries]
         if self._retry:
             logger.info("re-running interrupted trial(s) %s first",
                         [r.trial for r in self._retry])
+
+    def _attempts(self, record: TrialRecord) -> int:
+        """How many times this config has run: the record and the trials it retries."""
+        by_number = {r.trial: r for r in self.records}
+        n = 1
+        while record.retry_of is not None and record.retry_of in by_number:
+            record, n = by_number[record.retry_of], n + 1
+        return n
 
     def _next_number(self) -> int:
         return max((r.trial for r in self.records), default=-1) + 1
@@ -318,6 +335,9 @@ class _Loop:
                     stop = self.tracker.stop_reason(in_flight=self.executor.in_flight())
                 if self.executor.in_flight() == 0:
                     break
+                if (stop is None and self.executor.capacity > 1 and not self._retry
+                        and self._prepared is None):
+                    self._prepare_in_background()  # the GP works while the workers train
                 self._collect()
         except BaseException as err:
             if self.stored is not None:
@@ -326,8 +346,62 @@ class _Loop:
                                       else type(err).__name__)
             raise
         finally:
+            self._drop_prepared()
             self.executor.shutdown()
+        self.info["proposal_blocking_seconds"] = round(self.blocking_proposal_seconds, 3)
         return self._result(stop or "done")
+
+    # ------------------------------------------------------------------ proposals ahead
+    def _prepare_in_background(self) -> None:
+        """Start computing the next proposal in a thread. The main thread only waits for
+        the executor meanwhile and joins this thread before it tells Ax anything, so Ax is
+        never used from two threads at once; the trials still running are pending points
+        for the proposal, so it does not duplicate them."""
+        import threading
+
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["proposal"] = self.proposer.propose()
+            except BaseException as err:  # noqa: BLE001 - re-raised in the main thread
+                box["error"] = err
+
+        thread = threading.Thread(target=target, name="bo_hpo-propose-ahead", daemon=True)
+        thread.start()
+        self._prepared = (thread, box)
+
+    def _join_prepared(self) -> None:
+        if not isinstance(self._prepared, tuple):  # none, or already joined
+            return
+        thread, box = self._prepared
+        t0 = time.perf_counter()
+        thread.join()
+        self.blocking_proposal_seconds += time.perf_counter() - t0
+        if "error" in box:
+            self._prepared = None
+            raise box["error"]
+        self._prepared = box["proposal"]
+
+    def _take_proposal(self) -> Any:
+        self._join_prepared()
+        if self._prepared is not None:
+            proposal, self._prepared = self._prepared, None
+            return proposal
+        t0 = time.perf_counter()
+        proposal = self.proposer.propose()
+        self.blocking_proposal_seconds += time.perf_counter() - t0
+        return proposal
+
+    def _drop_prepared(self) -> None:
+        """A proposal prepared but never run (the budget ran out) is abandoned in Ax."""
+        try:
+            self._join_prepared()
+        except Exception:  # noqa: BLE001 - it will not be used anyway
+            self._prepared = None
+        if self._prepared is not None:
+            self.proposer.abandon(self._prepared.ax_index)
+            self._prepared = None
 
     def _propose_and_start(self) -> None:
         if self._retry:
@@ -335,7 +409,7 @@ class _Loop:
             proposal = self.proposer.attach(original.config, generator="retry")
             self._start(proposal, is_baseline=original.is_baseline, retry_of=original.trial)
             return
-        proposal = self.proposer.propose()
+        proposal = self._take_proposal()
         config = as_plain(proposal.config)
         if self.is_valid is not None:
             try:
@@ -399,8 +473,9 @@ class _Loop:
 
         outer = progress.current()
         stored, objective = self.stored, self.objective
-        if stored is None and outer is None:
-            return objective
+        if (stored is None and outer is None) or not getattr(self.executor, "in_process",
+                                                              False):
+            return objective  # other processes: reports stay there (not sent back yet)
 
         def report(step: int, value: float, total: int | None = None) -> None:
             if stored is not None:
@@ -415,13 +490,16 @@ class _Loop:
         return run
 
     def _collect(self) -> None:
-        for outcome in self.executor.wait():
+        outcomes = self.executor.wait()
+        self._join_prepared()
+        for outcome in outcomes:
             self._finish(self._in_flight[outcome.trial], outcome)
 
     def _finish(self, record: TrialRecord, outcome: Outcome) -> None:
         record.eval_seconds = outcome.seconds
         record.started_at = outcome.started_at
         record.ended_at = outcome.started_at + outcome.seconds
+        record.worker = outcome.worker or record.worker
         ax_index = self._ax_index[record.trial]
         try:
             evaluation = self._normalise(outcome)
@@ -434,6 +512,8 @@ class _Loop:
             self.tracker.record(outcome.seconds, outcome.devices)
             logger.warning("trial %d failed (%s): %s", record.trial, record.reason,
                            record.detail)
+            if failure.reason == "worker_lost" and self._attempts(record) <= self.max_retries:
+                self._retry.append(record)  # its config runs again on another worker
         else:
             record.status = "completed"
             record.mean, record.sem = evaluation.mean, evaluation.sem
@@ -464,6 +544,8 @@ class _Loop:
             err = outcome.error
             if isinstance(err, TrialFailed):
                 raise err
+            if isinstance(err, WorkerLost):
+                raise TrialFailed("worker_lost", str(err))
             if isinstance(err, (ConfigError, SearchSpaceError)):
                 # The evaluator rejects the config's form (a key or type it cannot take):
                 # every trial would fail the same way, so stop now instead of spending the
@@ -626,6 +708,28 @@ class _Loop:
             recommendation_source="none",
             notes=["no trial completed, so there is no recommendation"],
         )
+
+
+def _make_executor(executor: Executor | str | None, parallelism: int) -> Executor:
+    if executor is None:
+        from bo_hpo.executors import ThreadExecutor
+
+        return SequentialExecutor() if parallelism == 1 else ThreadExecutor(parallelism)
+    if executor == "process":
+        from bo_hpo.executors.process import ProcessExecutor
+
+        return ProcessExecutor(workers=parallelism)
+    if executor == "ray":
+        from bo_hpo.executors.ray import RayExecutor
+
+        return RayExecutor(workers=parallelism)
+    if isinstance(executor, str):
+        raise ConfigError(
+            f"executor must be None, 'process', 'ray' or an executor object, got {executor!r}")
+    for method in ("submit", "wait", "in_flight", "shutdown"):
+        if not callable(getattr(executor, method, None)):
+            raise ConfigError(f"executor {executor!r} has no {method}() method")
+    return executor
 
 
 def _versions() -> dict[str, str | None]:

@@ -109,6 +109,7 @@ class AxProposer:
         n_initial: int | None = None,
         proposal_timeout: float | None = 30.0,
         is_valid: Callable[[dict[str, Any]], bool] | None = None,
+        parallel: bool = False,
     ) -> None:
         Client = import_ax().Client
 
@@ -128,7 +129,7 @@ class AxProposer:
             )
             self.client.configure_optimization(objective=("-" if minimize else "") + METRIC)
             self.client.set_generation_strategy(self._generation_strategy(
-                method, n_initial, seed, self._optimizer_kwargs()))
+                method, n_initial, seed, self._optimizer_kwargs(), parallel))
         self._has_conditionals = any(p.when for p in space.params.values())
         self._sems: list[float] = []
         self._means: list[float] = []
@@ -162,7 +163,7 @@ class AxProposer:
     @staticmethod
     def _generation_strategy(
         method: str, n_initial: int | None, seed: int | None,
-        optimizer_kwargs: dict[str, Any] | None = None,
+        optimizer_kwargs: dict[str, Any] | None = None, parallel: bool = False,
     ) -> Any:
         from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
         from ax.api.utils.structs import GenerationStrategyDispatchStruct
@@ -171,6 +172,10 @@ class AxProposer:
             method="random_search" if method == "random" else "fast",
             initialization_budget=n_initial,
             initialization_random_seed=seed,
+            # With workers in parallel, an idle worker gets another Sobol point rather than
+            # nothing while the initial trials are still running (Ax would refuse to
+            # generate until data arrives).
+            allow_exceeding_initialization_budget=parallel,
         )
         gs = choose_generation_strategy(struct=struct)
         if method != "random" and optimizer_kwargs is not None:
@@ -315,6 +320,11 @@ class AxProposer:
         else:
             with _quiet():
                 self.client.mark_trial_failed(ax_index, failed_reason=reason)
+
+    def abandon(self, ax_index: int) -> None:
+        """A proposal that will never run (prepared ahead, then the budget ran out)."""
+        with _quiet():
+            self.client.mark_trial_abandoned(ax_index)
 
     def reject(self, ax_index: int) -> None:
         """An invalid proposal: the model is told the worst value seen so far; before any

@@ -69,6 +69,9 @@ def run_experiment(
     overrides: dict[str, Any] | None = None,
     on_final: Callable[[str], None] | None = None,
     on_step: Callable[[int, float, int | None], None] | None = None,
+    parallel: int = 1,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> ExperimentOutcome:
     """Tune ``spec``'s evaluator on its validation split, then score the recommendation
     and the baseline on the held-out set (when ``spec.final_eval``).
@@ -105,6 +108,20 @@ def run_experiment(
             time_limit=spec.trial_timeout,
         )
 
+    runs_elsewhere = executor in ("process", "ray")
+    if runs_elsewhere:  # something importable, whose data each worker loads once
+        from bo_hpo.evaluators import FunctionEvaluator
+        from bo_hpo.executors.process import EvaluatorObjective
+
+        objective = (evaluator.function if isinstance(evaluator, FunctionEvaluator)
+                     else EvaluatorObjective(spec.evaluator, data_dir=spec.data_dir,
+                                             seed=spec.seed, device=spec.device,
+                                             time_limit=spec.trial_timeout))
+    chosen: Any = executor
+    if executor == "ray" and ray_address is not None:
+        from bo_hpo.executors.ray import RayExecutor
+
+        chosen = RayExecutor(workers=parallel, address=ray_address)
     budget = spec.budget
     if nightly and spec.nightly_budget is not None:
         budget = spec.nightly_budget
@@ -123,8 +140,8 @@ def run_experiment(
             is_valid=spec.is_valid, baseline=spec.baseline, minimize=True, metric=None,
             method="bo", seed=spec.seed, n_initial=None, trial_timeout=None,
             proposal_timeout=30.0, max_failures=None, max_consecutive_invalid=20,
-            executor=None, callback=on_progress, store=st, name=spec.name, max_retries=1,
-            session=session,
+            executor=chosen, callback=on_progress, store=st, name=spec.name, max_retries=1,
+            parallelism=parallel, session=session,
         )
     final: dict[str, dict[str, Any]] = {}
     info = st.get_experiment(spec.name)

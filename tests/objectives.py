@@ -16,3 +16,29 @@ def slow(config: dict) -> float:
     time.sleep(float(os.environ.get("BO_HPO_TEST_SLEEP", "0.5")))
     return (math.log10(config["lr"]) + 3) ** 2 + (config["dropout"] - 0.2) ** 2 + (
         0.0 if config["optimizer"] == "adam" else 0.3)
+
+
+def bowl(config: dict) -> float:
+    """The same bowl without sleeping (``BO_HPO_TEST_SLEEP`` still applies if set)."""
+    return slow(config)
+
+
+def dies_once(config: dict) -> float:
+    """Kills its own process on the first call (a worker lost mid-trial): the file named by
+    ``BO_HPO_TEST_MARKER`` records that the death happened, so the retry completes."""
+    import signal
+
+    marker = os.environ["BO_HPO_TEST_MARKER"]
+    if not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return slow(config)
+
+
+def pid_then_sleep(config: dict) -> float:
+    """Writes its pid next to the marker, then sleeps far past any test's timeout."""
+    with open(os.environ["BO_HPO_TEST_MARKER"] + f".{os.getpid()}", "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(600)
+    return 0.0

@@ -19,6 +19,7 @@ class Outcome:
         seconds: wall-clock seconds the evaluation took.
         started_at: Unix time the evaluation started.
         devices: how many devices the trial held (for device-hours).
+        worker: which process, thread or node ran it (for the trial table).
     """
 
     trial: int
@@ -28,6 +29,12 @@ class Outcome:
     seconds: float = 0.0
     started_at: float = 0.0
     devices: int = 1
+    worker: str | None = None
+
+
+class WorkerLost(Exception):
+    """The process or node running a trial died (killed, crashed, node lost); the loop
+    fails the trial with reason ``worker_lost`` and retries its config."""
 
 
 class Executor(Protocol):

@@ -24,6 +24,7 @@ class SequentialExecutor:
     """
 
     capacity = 1
+    in_process = True  # the objective runs here: bo_hpo.report reaches the loop
 
     def __init__(self) -> None:
         self._pending: list[tuple[int, Callable[[dict[str, Any]], Any], dict[str, Any],
@@ -77,3 +78,78 @@ class SequentialExecutor:
 
     def shutdown(self) -> None:
         self._pending.clear()
+
+
+class ThreadExecutor:
+    """Runs up to ``workers`` trials at once in threads of this process: parallelism for a
+    closure, for objectives that wait (on a GPU, a subprocess, a remote service) rather
+    than compute in Python. A trial past its timeout is reported and abandoned, as with
+    :class:`SequentialExecutor`; use the process executor to stop it for real."""
+
+    def __init__(self, workers: int) -> None:
+        import queue
+
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            from bo_hpo.errors import ConfigError
+
+            raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+        self.capacity = workers
+        self.in_process = True
+        self._done: queue.Queue[Outcome] = queue.Queue()
+        self._running: dict[int, tuple[float, float | None, float]] = {}
+
+    def submit(
+        self, trial: int, fn: Callable[[dict[str, Any]], Any], config: Mapping[str, Any],
+        timeout: float | None,
+    ) -> None:
+        if len(self._running) >= self.capacity:
+            raise RuntimeError("ThreadExecutor: every worker is busy")
+        started, started_at = time.perf_counter(), time.time()
+        self._running[trial] = (started, None if timeout is None else started + timeout,
+                                started_at)
+        config = dict(config)
+
+        def target() -> None:
+            try:
+                outcome = Outcome(trial, value=fn(config))
+            except BaseException as err:  # noqa: BLE001 - reported to the loop
+                outcome = Outcome(trial, error=err)
+            outcome.seconds = time.perf_counter() - started
+            outcome.started_at = started_at
+            outcome.worker = threading.current_thread().name
+            self._done.put(outcome)
+
+        threading.Thread(target=target, name=f"bo_hpo-trial-{trial}", daemon=True).start()
+
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def wait(self) -> list[Outcome]:
+        import queue
+
+        if not self._running:
+            return []
+        while True:
+            deadlines = [d for _, d, _ in self._running.values() if d is not None]
+            timeout = None if not deadlines else max(0.0, min(deadlines) - time.perf_counter())
+            try:
+                outcome = self._done.get(timeout=timeout)
+            except queue.Empty:
+                outcome = None
+            outcomes = []
+            if outcome is not None and outcome.trial in self._running:
+                del self._running[outcome.trial]
+                outcomes.append(outcome)
+            now = time.perf_counter()
+            for trial, (started, deadline, started_at) in list(self._running.items()):
+                if deadline is not None and now >= deadline:
+                    logger.warning("trial %d ran past its time limit; marked failed (timeout) "
+                                   "and left running in a background thread", trial)
+                    del self._running[trial]
+                    outcomes.append(Outcome(trial, timed_out=True, seconds=now - started,
+                                            started_at=started_at))
+            if outcomes:
+                return outcomes
+
+    def shutdown(self) -> None:
+        self._running.clear()

@@ -631,6 +631,8 @@ class SQLStore:
 
         gone = []
         for t in self.running_trials(exp_id):
+            if t["owner"] is None:  # asked from outside (ask/tell): nobody to outlive it
+                continue
             host, pid = Owner.parse(t["owner"])
             if owner_gone(host, pid, t["heartbeat_at"], stale_after):
                 gone.append(t)
