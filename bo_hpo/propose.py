@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from bo_hpo import _ax
+from bo_hpo._ax import import_ax
 from bo_hpo.space import SearchSpace
 from bo_hpo.translate import Translation, translate
 from bo_hpo.trial import PENALISED_REASONS, Prediction, TrialRecord
@@ -179,13 +181,7 @@ class AxProposer:
         )
         gs = choose_generation_strategy(struct=struct)
         if method != "random" and optimizer_kwargs is not None:
-            for node in gs._nodes:
-                if node.name == "MBM":
-                    for spec in node.generator_specs:
-                        spec.generator_gen_kwargs = {
-                            **spec.generator_gen_kwargs,
-                            "model_gen_options": {"optimizer_kwargs": optimizer_kwargs},
-                        }
+            _ax.set_model_gen_options(gs, "MBM", {"optimizer_kwargs": optimizer_kwargs})
         return gs
 
     # ----------------------------------------------------------------- resuming
@@ -202,7 +198,7 @@ class AxProposer:
         records = list(records)
         drawn = sum(r.generator == "sobol" for r in records)
         if drawn:
-            self._resume_sobol_at(drawn)
+            _ax.resume_sobol_at(self.client, drawn)
         index: dict[int, int] = {}
         baseline_named = False
         for r in records:
@@ -231,19 +227,10 @@ class AxProposer:
         """Move the generation strategy past the nodes the attached trials complete. Ax
         checks one transition per proposal after skipping the centre point, so without
         this a resumed run past its initialisation would draw one more Sobol point."""
-        gs = self.client._generation_strategy
-        gs.experiment = self.client._experiment
         try:
-            gs._maybe_transition_to_next_node(raise_data_required_error=False)
+            _ax.advance_strategy(self.client)
         except Exception as err:  # the first proposal transitions anyway; logged
             logger.debug("could not advance the generation strategy: %s", err)
-
-    def _resume_sobol_at(self, position: int) -> None:
-        gs = self.client._generation_strategy
-        for node in gs._nodes:
-            for spec in node.generator_specs:
-                if spec.generator_enum.value == "Sobol":
-                    spec.generator_kwargs = {**spec.generator_kwargs, "init_position": position}
 
     # ----------------------------------------------------------------- asking
     def propose(self) -> Proposal:
@@ -298,9 +285,7 @@ class AxProposer:
         return Proposal(ax_index, self.translation.decode(ax_params), 0.0, generator)
 
     def _generator_name(self, ax_index: int) -> str:
-        trial = self.client._experiment.trials[ax_index]
-        gr = getattr(trial, "generator_run", None)
-        name = getattr(gr, "_generation_node_name", None) if gr is not None else None
+        name = _ax.generator_node(self.client, ax_index)
         return {"MBM": "gp", "Sobol": "sobol", "CenterOfSearchSpace": "center"}.get(
             str(name), str(name or "ax"))
 
@@ -350,7 +335,7 @@ class AxProposer:
         """
         if not ax_indices:
             return None
-        experiment = self.client._experiment
+        experiment = _ax.experiment(self.client)
         params = [dict(experiment.trials[i].arm.parameters) for i in ax_indices]
         predictions = self._predict_parameters(params)
         return None if predictions is None else dict(zip(ax_indices, predictions, strict=True))
@@ -383,7 +368,7 @@ class AxProposer:
         """A GP fitted on all the data, refit only when the data changed."""
         from ax.adapter.registry import Generators
 
-        experiment = self.client._experiment
+        experiment = _ax.experiment(self.client)
         data = experiment.lookup_data()
         if len(data.df) < 2:
             return None
@@ -452,19 +437,3 @@ def _quiet() -> Iterator[None]:
     finally:
         for h, level in zip(handlers, levels, strict=True):
             h.setLevel(level)
-
-
-def import_ax() -> Any:
-    """Import Ax without the INFO line it logs while importing (a scoped, restored
-    ``logging.disable``; nothing else runs meanwhile)."""
-    import sys
-
-    if "ax" in sys.modules:
-        return sys.modules["ax"]
-    previous = logging.root.manager.disable
-    logging.disable(logging.INFO)
-    try:
-        import ax
-    finally:
-        logging.disable(previous)
-    return ax

@@ -205,7 +205,7 @@ class Translation:
 
 def translate(space: SearchSpace) -> Translation:
     """Build the Ax parameter configs and constraint strings for ``space``."""
-    from bo_hpo.propose import import_ax
+    from bo_hpo._ax import import_ax
 
     ax = import_ax()
     ChoiceParameterConfig, RangeParameterConfig = ax.ChoiceParameterConfig, ax.RangeParameterConfig
