@@ -22,6 +22,9 @@ from bo_hpo.result import TuningResult
 
 logger = logging.getLogger(__name__)
 
+#: A trial may take this many times the first completed trial's time (see run_experiment).
+TIMEOUT_FACTOR = 4.0
+
 
 @dataclass
 class ExperimentOutcome:
@@ -102,11 +105,29 @@ def run_experiment(
     evaluator = get_evaluator(spec.evaluator)
     data = evaluator.load_data(spec.data_dir, seed=spec.seed)
 
+    # The file's trial_timeout is sized for an idle machine. On a busy one every trial runs
+    # slower, so the limit grows with the first completed trial's time (a typical config,
+    # the baseline when there is one): TIMEOUT_FACTOR times it, never less than the file's.
+    limit = {"seconds": spec.trial_timeout}
+
     def objective(config: dict[str, Any]) -> Any:
         return evaluator.evaluate(
             config, data=data, seed=spec.seed, device=spec.device,
-            time_limit=spec.trial_timeout,
+            time_limit=limit["seconds"],
         )
+
+    def callback(progress: Progress) -> None:
+        r = progress.record
+        if (spec.trial_timeout is not None and r.status == "completed"
+                and limit["seconds"] == spec.trial_timeout):
+            scaled = TIMEOUT_FACTOR * r.eval_seconds
+            if scaled > spec.trial_timeout:
+                limit["seconds"] = scaled
+                logger.warning("trial %d took %.0f s; trials may take up to %.0f s (the "
+                               "machine is slower than trial_timeout=%g s assumes)",
+                               r.trial, r.eval_seconds, scaled, spec.trial_timeout)
+        if on_progress is not None:
+            on_progress(progress)
 
     runs_elsewhere = executor in ("process", "ray")
     if runs_elsewhere:  # something importable, whose data each worker loads once
@@ -140,7 +161,7 @@ def run_experiment(
             is_valid=spec.is_valid, baseline=spec.baseline, minimize=True, metric=None,
             method="bo", seed=spec.seed, n_initial=None, trial_timeout=None,
             proposal_timeout=30.0, max_failures=None, max_consecutive_invalid=20,
-            executor=chosen, callback=on_progress, store=st, name=spec.name, max_retries=1,
+            executor=chosen, callback=callback, store=st, name=spec.name, max_retries=1,
             parallelism=parallel, session=session,
         )
     final: dict[str, dict[str, Any]] = {}
