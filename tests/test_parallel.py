@@ -137,7 +137,7 @@ work() {
   for round in 1 2; do
     out=$("$PY" -m bo_hpo.cli ask "$EXP")
     trial=$(echo "$out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["trial"])')
-    value=$(echo "$out" | "$PY" -c 'import json,sys,objectives; print(objectives.bowl(json.load(sys.stdin)["config"]))')
+    value=$(echo "$out" | "$PY" -c "$SCORE")
     "$PY" -m bo_hpo.cli tell sched_exp "$trial" "$value"
   done
 }
@@ -152,7 +152,9 @@ def test_ask_tell_from_a_shell_loop_of_separate_processes(tmp_path):
                    'lr = ["log_uniform", 1e-5, 1e-1]\ndropout = ["uniform", 0.0, 0.5]\n'
                    'optimizer = ["choice", ["sgd", "adam"]]\n')
     store = f"sqlite:///{tmp_path / 'store.db'}"
-    env = dict(os.environ, PY=sys.executable, EXP=str(exp), BO_HPO_STORE=store,
+    score = ('import json, sys, objectives; '
+             'print(objectives.bowl(json.load(sys.stdin)["config"]))')
+    env = dict(os.environ, PY=sys.executable, EXP=str(exp), BO_HPO_STORE=store, SCORE=score,
                BO_HPO_TEST_SLEEP="0",
                PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run(["bash", "-c", ASK_TELL_LOOP], env=env, capture_output=True,

@@ -29,11 +29,20 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
+#: Largest magnitude of an integer bound or listed integer: the model works in float64, which
+#: holds every integer up to 2**53 exactly (numpy's int64 sampling fails past 2**63).
+MAX_INT = 2**53
+
+
 def _check_range(name: str, low: float, high: float, log: bool) -> None:
     if not low < high:
         raise SearchSpaceError(f"{name}: `low < high` must hold, got low={low!r}, high={high!r}")
     if log and low <= 0:
         raise SearchSpaceError(f"{name}: a log-scaled range needs low > 0, got low={low!r}")
+    if not math.isfinite(float(high) - float(low)):
+        raise SearchSpaceError(
+            f"{name}: `high - low` must be a finite number, got low={low!r}, high={high!r}"
+        )
 
 
 def _freeze_when(name: str, when: When | None) -> dict[str, tuple[Scalar, ...]]:
@@ -122,7 +131,7 @@ class Float(Param):
         super().__post_init__()
         for bound in ("low", "high"):
             value = getattr(self, bound)
-            if not _is_number(value) or not math.isfinite(value):
+            if not _is_number(value) or not _is_finite(value):
                 raise SearchSpaceError(
                     f"{self.name}: `{bound}` must be a finite number, got {bound}={value!r}"
                 )
@@ -138,7 +147,7 @@ class Float(Param):
         return False
 
     def contains(self, value: object) -> bool:
-        return _is_number(value) and self.low <= float(value) <= self.high  # type: ignore[arg-type]
+        return _is_number(value) and self.low <= value <= self.high  # type: ignore[operator]
 
     def sample(self, rng: np.random.Generator) -> float:
         if self.log:
@@ -167,6 +176,11 @@ class Int(Param):
                 raise SearchSpaceError(
                     f"{self.name}: `{bound}` of an int parameter must be an integer, "
                     f"got {bound}={value!r}"
+                )
+            if abs(int(value)) > MAX_INT:
+                raise SearchSpaceError(
+                    f"{self.name}: `{bound}` of an int parameter must be at most 2**53 in "
+                    f"magnitude, got {bound}={value!r}"
                 )
             object.__setattr__(self, bound, int(value))
         _check_range(self.name, self.low, self.high, self.log)
@@ -226,11 +240,24 @@ class Choice(Param):
                     f"{self.name}: choice values must be numbers, strings, booleans or None, "
                     f"got {v!r} of type {type(v).__name__}"
                 )
+            if _is_number(v) and not _is_finite(v):
+                raise SearchSpaceError(
+                    f"{self.name}: numeric choice values must be finite, got {v!r} in "
+                    f"{list(values)!r}"
+                )
+            if _is_int(v) and abs(v) > MAX_INT:
+                raise SearchSpaceError(
+                    f"{self.name}: integer choice values must be at most 2**53 in magnitude, "
+                    f"got {v!r}"
+                )
         kinds = {"number" if _is_number(v) else type(v).__name__ for v in values if v is not None}
-        if len(kinds) > 1:
-            raise SearchSpaceError(
-                f"{self.name}: choice values must be of one type (numbers, strings or "
-                f"booleans; None may join any), got {sorted(kinds)} in {list(values)!r}"
+        if len(kinds) > 1:  # allowed (Optuna allows it too), but rarely meant: say so
+            import warnings
+
+            warnings.warn(
+                f"{self.name}: choice values of mixed types {sorted(kinds)} in "
+                f"{list(values)!r} are modelled as unordered labels; if they are numbers, "
+                f"write them all as numbers", UserWarning, stacklevel=3,
             )
         seen: set[tuple[type, Scalar]] = set()
         for v in values:
@@ -306,6 +333,11 @@ class Fixed(Param):
                 f"{self.name}: a fixed value must be a number, string, boolean or None, got "
                 f"{self.value!r} of type {type(self.value).__name__}"
             )
+        if isinstance(self.value, float) and math.isnan(self.value):
+            raise SearchSpaceError(
+                f"{self.name}: a fixed value must not be NaN (it equals nothing, not even "
+                f"itself), got {self.value!r}"
+            )
 
     @property
     def kind(self) -> str:
@@ -340,8 +372,16 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, str) or isinstance(b, str):
         return isinstance(a, str) and isinstance(b, str) and a == b
     if _is_number(a) and _is_number(b):
-        return float(a) == float(b)  # type: ignore[arg-type]
+        return bool(a == b)  # exact, and no OverflowError for a huge int against a float
     return False
+
+
+def _is_finite(value: object) -> bool:
+    """False for NaN, inf, and an int too large to be a float."""
+    try:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return False
 
 
 def coerce(param: Param, value: Any) -> Scalar:
