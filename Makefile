@@ -36,6 +36,10 @@ test-all: setup
 bench: setup
 	$(PY) benchmarks/search_quality.py
 	$(PY) benchmarks/evaluator_speed.py
+	$(PY) benchmarks/store_overhead.py
+	$(PY) benchmarks/kill_resume.py
+	$(PY) benchmarks/parallel_speedup.py
+	$(PY) benchmarks/report_build.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

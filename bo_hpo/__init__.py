@@ -18,7 +18,7 @@ from bo_hpo.errors import (
 )
 from bo_hpo.evaluation import Evaluation
 from bo_hpo.loop import load, tune
-from bo_hpo.progress import report
+from bo_hpo.progress import report as report_step
 from bo_hpo.result import TuningResult
 from bo_hpo.space import Choice, Fixed, Float, Int, SearchSpace
 
@@ -28,5 +28,5 @@ __all__ = [
     "BoHpoError", "Budget", "Choice", "ConfigError", "Evaluation", "Experiment", "Fixed",
     "Float", "Int", "Trial",
     "LockedError", "SearchSpace", "SearchSpaceError", "SpaceChangedError", "StoreError",
-    "TrialFailed", "TuningError", "TuningResult", "load", "report", "tune",
+    "TrialFailed", "TuningError", "TuningResult", "load", "report_step", "tune",
 ]

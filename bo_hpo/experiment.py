@@ -27,6 +27,8 @@ A file names an evaluator, a search space, constraints, ``invalid_if`` rules (th
 from __future__ import annotations
 
 import logging
+import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ _TOP_KEYS = {"name", "description", "evaluator", "seed", "constraints", "invalid
 _NIGHTLY_KEYS = {"max_trials", "max_seconds", "final_eval"}
 _BUDGET_KEYS = {"max_trials", "max_seconds", "max_device_hours", "patience", "min_improvement"}
 _EVALUATOR_KEYS = {"data_dir", "device", "trial_timeout", "final_eval"}
+_FUNCTION_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,11 @@ def load_experiment(path: str | Path, variant: str | None = None) -> ExperimentS
         raise ConfigError(f"experiment file {str(path)!r} is a directory") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: arrays or tables are nested too deeply to read; an experiment file "
+            f"needs a few levels at most"
+        ) from None
     except UnicodeDecodeError as err:
         raise ConfigError(
             f"{path}: not a UTF-8 text file (byte {err.start}: {err.reason}); TOML files "
@@ -121,6 +129,8 @@ def experiment_from_dict(
     _no_unknown(raw, _TOP_KEYS, where, "top-level key")
     variants = raw.get("variants", {})
     _expect(variants, dict, where, "variants")
+    for other, table in variants.items():  # every variant's keys, not only the one applied
+        _merge(raw, table, f"{where}: [variants.{other}]")
     if variant is not None:
         if variant not in variants:
             raise ConfigError(
@@ -134,6 +144,11 @@ def experiment_from_dict(
     as_written = {k: v for k, v in raw.items()}
     evaluator = raw.get("evaluator")
     if isinstance(evaluator, str) and ":" in evaluator:
+        if not _FUNCTION_NAME.fullmatch(evaluator):
+            raise ConfigError(
+                f"{where}: `evaluator` must be one of {list(available_evaluators())} or "
+                f"'package.module:function' (dotted identifiers), got {evaluator!r}"
+            )
         try:
             get_evaluator(evaluator)
         except ConfigError as err:
@@ -147,8 +162,8 @@ def experiment_from_dict(
     _expect(name, str, where, "name")
     check_name(name, what=f"{where}: `name`")
     seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"{where}: `seed` must be an integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"{where}: `seed` must be a non-negative integer, got {seed!r}")
     space_raw = raw.get("space")
     if not isinstance(space_raw, dict) or not space_raw:
         raise ConfigError(f"{where}: `[space]` must be a table with at least one parameter")
@@ -198,14 +213,13 @@ def experiment_from_dict(
         if path is not None and not Path(data_dir).is_absolute():
             data_dir = str((path.parent / data_dir).resolve())
     device = options.get("device") or None
-    if device is not None and device not in ("cpu", "cuda") and not str(device).startswith(
-        "cuda:"
-    ):
-        raise ConfigError(f"{where}: evaluator_settings.device must be 'cpu' or 'cuda', got "
-                          f"{device!r}")
+    if device is not None and (not isinstance(device, str)
+                               or not re.fullmatch(r"cpu|cuda(:[0-9]+)?", device)):
+        raise ConfigError(f"{where}: evaluator_settings.device must be 'cpu', 'cuda' or "
+                          f"'cuda:N', got {device!r}")
     timeout = options.get("trial_timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or timeout <= 0):
+                                or not math.isfinite(timeout) or timeout <= 0):
         raise ConfigError(f"{where}: evaluator_settings.trial_timeout must be a positive number "
                           f"of seconds, got {timeout!r}")
     final_eval = options.get("final_eval", True)
@@ -226,6 +240,12 @@ def experiment_from_dict(
             raise ConfigError(f"{where}: [nightly]: {err}") from None
     description = raw.get("description", "")
     _expect(description, str, where, "description")
+    if variant is None:  # a variant that is not applied now must load too
+        for other in variants:
+            try:
+                experiment_from_dict(raw, variant=other, path=path)
+            except (ConfigError, SearchSpaceError) as err:
+                raise type(err)(f"{err} (with [variants.{other}] applied)") from None
     return ExperimentSpec(
         name=name, evaluator=evaluator, space=space, rules=rules, baseline=baseline,
         budget=budget, seed=seed, data_dir=data_dir, device=device,

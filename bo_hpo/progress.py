@@ -1,5 +1,5 @@
 """Progress inside a trial: an objective (or an evaluator's training loop) calls
-``bo_hpo.report(step, value)``; whoever runs it decides what happens with the report.
+``bo_hpo.report_step(step, value)``; whoever runs it decides what happens with it.
 
 With a store the value goes to the trial's intermediate values (a learning curve), and the
 command line shows it so that a long trial or the final retraining is not minutes of

@@ -150,7 +150,7 @@ def test_reports_inside_a_trial_are_stored_and_shown(tmp_path, monkeypatch):
 
     def objective(config):
         for epoch in range(1, 4):
-            bo_hpo.report(epoch, 1.0 / epoch, total=3)
+            bo_hpo.report_step(epoch, 1.0 / epoch, total=3)
         return config["x"]
 
     bo_hpo.tune(objective, {"x": ("uniform", 0.0, 1.0)}, budget=2, seed=0, store=store,
@@ -158,7 +158,7 @@ def test_reports_inside_a_trial_are_stored_and_shown(tmp_path, monkeypatch):
     st = bo_hpo.store.open_store(store)
     info = st.get_experiment("curves")
     assert st.steps(info.id, 1) == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
-    bo_hpo.report(1, 0.5)  # outside tune: goes nowhere, raises nothing
+    bo_hpo.report_step(1, 0.5)  # outside tune: goes nowhere, raises nothing
 
 
 def test_the_cli_shows_steps_of_long_trials_and_of_the_final_evaluation(tmp_path, monkeypatch):

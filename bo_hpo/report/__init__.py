@@ -5,16 +5,17 @@ job with many nights) and writes one HTML file with plotly.js embedded once, so 
 offline from a file or an e-mail attachment. Needs the ``report`` extra
 (``pip install 'bo-hpo[report]'``), imported only when a report is built.
 
-Layout: :mod:`.data` (records -> plain data), :mod:`.model` (the fitted model's importance,
-slices and contour, as plain data), :mod:`.advice` (what to widen, narrow or fix),
-:mod:`.build` (fits the model once and gathers the sections), :mod:`.html` (thin plotly
-figures and the page), :mod:`.refine` (the advice as a new experiment file).
+Layout. Pure, records -> plain data: :mod:`.data` (shared helpers, the run's facts),
+:mod:`.answer` (the answer and its verdict), :mod:`.trials` (trace, trial table, parallel
+coordinates, failures, nights), :mod:`.model` (importance, slices and contour from a
+``predict`` callable), :mod:`.advice` (what to widen, narrow or fix). Then :mod:`.build`
+(fits the model once, gathers the sections), :mod:`.figures` (the thin plotly layer),
+:mod:`.html` and :mod:`.template` (the page), :mod:`.refine` (the advice as a new
+experiment file).
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -64,19 +65,5 @@ def write_report(result: Any, path: str | Path, predict: Any = True) -> Path:
     tmp.replace(path)  # a reader never sees half a report
     return path
 
-
-class _CallableModule(types.ModuleType):
-    """``bo_hpo.report(step, value)`` is the progress reporter of :mod:`bo_hpo.progress`.
-    Importing this subpackage makes Python set the attribute ``bo_hpo.report`` to the
-    subpackage, which would shadow that function; calling the subpackage forwards to it,
-    so objectives that call ``bo_hpo.report(...)`` keep working after a report is built."""
-
-    def __call__(self, step: int, value: float, total: int | None = None) -> None:
-        from bo_hpo.progress import report
-
-        report(step, value, total)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["INSTALL_HINT", "build_report_html", "write_report"]

@@ -71,7 +71,9 @@ def advise(space: SearchSpace, records: Sequence[TrialRecord], recommended: Mapp
                        f"Only {len(completed)} trials completed; advice on ranges needs at "
                        f"least {MIN_COMPLETED}.")]
     k = max(3, math.ceil(0.2 * len(completed)))
-    best = [dict(recommended)] + [r.config for r in completed[:k]]
+    best = [r.config for r in completed[:k]]
+    if dict(recommended) not in best:
+        best.append(dict(recommended))
     constrained = {n for c in space.constraints for n in c.names}
     searched = [n for n, p in space.params.items() if not isinstance(p, Fixed)]
     enough = len(completed) >= 2 * len(searched)

@@ -1,5 +1,6 @@
 """A result's report data, section by section: the one place that fits the model and calls
-the pure functions of :mod:`~bo_hpo.report.data`, :mod:`~bo_hpo.report.model` and
+the pure functions of :mod:`~bo_hpo.report.answer`, :mod:`~bo_hpo.report.data`,
+:mod:`~bo_hpo.report.trials`, :mod:`~bo_hpo.report.model` and
 :mod:`~bo_hpo.report.advice`. No plotly here."""
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bo_hpo.report import data as d
+from bo_hpo.report import trials as t
 from bo_hpo.report.advice import Advice, advise, baseline_advice
+from bo_hpo.report.answer import Answer, answer_data
 from bo_hpo.report.model import ModelView, Predict, fit_predictor, model_view
 
 logger = logging.getLogger(__name__)
@@ -23,15 +26,15 @@ class ReportData:
     title: str
     generated_at: float
     objective: str
-    answer: d.Answer
+    answer: Answer
     run: d.RunInfo
-    trace: d.TraceData
+    trace: t.TraceData
     model: ModelView
-    parallel: d.ParallelData | None
-    table: list[d.TableRow]
+    parallel: t.ParallelData | None
+    table: list[t.TableRow]
     params: list[str]
-    failures: d.FailureData
-    nights: list[d.NightRow]
+    failures: t.FailureData
+    nights: list[t.NightRow]
     advice: list[Advice]
     refine_command: str | None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
@@ -47,7 +50,7 @@ def objective_label(info: dict[str, Any]) -> tuple[str, bool]:
 
         if name in available_evaluators():
             label = get_evaluator(name).objective.split(" (")[0]
-    label = label or info.get("metric") or "objective"
+    label = label or info.get("metric") or "objective value"
     return label, "error rate" in label or "accuracy" in label
 
 
@@ -68,14 +71,14 @@ def collect(result: Any, predict: Predict | None | bool = True) -> ReportData:
     if predict is True:
         predict = fit_predictor(result)
     timings["fit"] = time.perf_counter() - t0
-    t = time.perf_counter()
+    start = time.perf_counter()
     if space is not None and result.recommendation_source != "none":
         view = model_view(space, result.best_config, records, predict or None)
     else:
         view = ModelView(False, note="No search space or no completed trial: no model views.")
-    timings["model views"] = time.perf_counter() - t
-    t = time.perf_counter()
-    answer = d.answer_data(result, objective, as_percent, view.order)
+    timings["model views"] = time.perf_counter() - start
+    start = time.perf_counter()
+    answer = answer_data(result, objective, as_percent, view.order)
     importance = {name: share for name, share, _ in view.importance} if view.available \
         else None
     advice: list[Advice] = []
@@ -90,18 +93,18 @@ def collect(result: Any, predict: Predict | None | bool = True) -> ReportData:
     report = ReportData(
         title=str(name or "tuning run"), generated_at=time.time(), objective=objective,
         answer=answer, run=d.run_data(result),
-        trace=d.trace_data(records, result.minimize, objective,
+        trace=t.trace_data(records, result.minimize, objective,
                            None if result.recommendation_source == "none"
                            else result.best_trial),
         model=view,
-        parallel=None if space is None else d.parallel_data(records, space, objective,
+        parallel=None if space is None else t.parallel_data(records, space, objective,
                                                             result.minimize),
-        table=d.table_rows(records, None if result.recommendation_source == "none"
+        table=t.table_rows(records, None if result.recommendation_source == "none"
                            else result.best_trial),
         params=list(space.params) if space is not None else sorted(
             {k for r in records for k in r.config}),
-        failures=d.failure_data(records, space, info.get("rules") or ()),
-        nights=d.night_rows(info.get("nights") or []),
+        failures=t.failure_data(records, space, info.get("rules") or ()),
+        nights=t.night_rows(info.get("nights") or []),
         advice=advice, refine_command=refine, timings=timings)
-    timings["data"] = time.perf_counter() - t
+    timings["data"] = time.perf_counter() - start
     return report

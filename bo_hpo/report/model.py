@@ -197,12 +197,12 @@ def _fill_values(space: SearchSpace, records: Sequence[TrialRecord]) -> dict[str
             continue
         hit = next((r.config[n] for r in completed if n in r.config), None)
         if hit is None:
-            hit = _middle(p)
+            hit = middle(p)
         out[n] = hit
     return out
 
 
-def _middle(p: Any) -> Any:
+def middle(p: Any) -> Any:
     if isinstance(p, Float):
         return math.sqrt(p.low * p.high) if p.log else (p.low + p.high) / 2
     if isinstance(p, Int):

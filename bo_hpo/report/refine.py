@@ -79,7 +79,7 @@ def refine_experiment(raw: Mapping[str, Any], advice: Sequence[Advice],
     for item in advice:
         if item.kind in ("note", "baseline") or item.param is None or item.new is None:
             continue
-        candidate = _apply(new, original.space, item)
+        candidate = _apply(new, original.space, item, recommended)
         error = _check(candidate, path)
         if error is None:
             new = candidate
@@ -95,9 +95,12 @@ def refine_experiment(raw: Mapping[str, Any], advice: Sequence[Advice],
     return Refined(new["name"], dumps(new, header=header, comments=notes), applied, skipped)
 
 
-def _apply(raw: Mapping[str, Any], space: Any, item: Advice) -> dict[str, Any]:
+def _apply(raw: Mapping[str, Any], space: Any, item: Advice,
+           recommended: Mapping[str, Any]) -> dict[str, Any]:
     """``raw`` with ``item``'s new entry for its parameter; fixing a condition's parent
-    makes its children unconditional (or drops them, with their rules, when never active)."""
+    makes its children unconditional (the baseline then needs a value for them: the
+    recommendation's, else the middle of the range) or drops them, with their rules, when
+    they can never be active."""
     new = copy.deepcopy(dict(raw))
     name = item.param
     assert name is not None and item.new is not None
@@ -115,6 +118,8 @@ def _apply(raw: Mapping[str, Any], space: Any, item: Advice) -> dict[str, Any]:
                 continue
             if any(_same(entry[1], v) for v in q.when[name]):
                 new["space"][child] = _without_parent(new["space"][child], name)
+                if baseline and child not in baseline:
+                    baseline[child] = recommended.get(child, _middle(q))
             else:
                 new["space"].pop(child, None)
                 baseline.pop(child, None)
@@ -123,6 +128,12 @@ def _apply(raw: Mapping[str, Any], space: Any, item: Advice) -> dict[str, Any]:
     if baseline:
         new["baseline"] = baseline
     return new
+
+
+def _middle(p: Any) -> Any:
+    from bo_hpo.report.model import middle
+
+    return middle(p)
 
 
 def _without_parent(entry: Any, parent: str) -> Any:

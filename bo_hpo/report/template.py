@@ -46,7 +46,7 @@ section { background: transparent; }
 table { border-collapse: collapse; font-size: 14px; }
 table.facts th { text-align: left; color: var(--muted); font-weight: 500; padding: 3px 14px 3px 0;
                  vertical-align: top; white-space: nowrap; }
-table.facts td { padding: 3px 0; word-break: break-all; }
+table.facts td { padding: 3px 0; overflow-wrap: anywhere; }
 table.grid { background: #fff; border: 1px solid var(--line); width: 100%; }
 table.grid th { background: #f1f5f9; text-align: left; padding: 6px 8px; font-weight: 600;
                 border-bottom: 1px solid var(--line); white-space: nowrap; }

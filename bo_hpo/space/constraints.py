@@ -15,12 +15,14 @@ comparisons, ``and``/``or``/``not``, arithmetic, numbers and quoted strings.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bo_hpo.errors import SearchSpaceError
+from bo_hpo.space.params import show
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ MAX_EXPRESSION_DEPTH = 50
 
 def _parse(text: str, what: str) -> ast.expr:
     if not isinstance(text, str) or not text.strip():
-        raise SearchSpaceError(f"a {what} must be a non-empty string, got {text!r}")
+        raise SearchSpaceError(f"a {what} must be a non-empty string, got {show(text)}")
     if len(text) > MAX_EXPRESSION_CHARS:
         raise SearchSpaceError(
             f"{what} is {len(text):,} characters long; at most {MAX_EXPRESSION_CHARS:,} are "
@@ -158,6 +160,11 @@ def parse_constraint(text: str) -> Constraint:
     bound = sign * (rhs.get("", 0.0) - lhs.get("", 0.0))
     if not coefficients:
         raise SearchSpaceError(f"constraint {text!r}: names no parameter")
+    if not all(math.isfinite(v) for v in (bound, *coefficients.values())):
+        raise SearchSpaceError(
+            f"constraint {text!r}: coefficients and bound must be finite numbers, got "
+            f"{dict(coefficients)} <= {bound!r}"
+        )
     return Linear(text=text, coefficients=coefficients, bound=bound)
 
 
@@ -193,7 +200,11 @@ def _linear(node: ast.expr, text: str) -> dict[str, float]:
         if isinstance(node.op, ast.Mult) and (a_const or b_const):
             k, expr = (a[""], b) if a_const else (b[""], a)
             return {n: k * v for n, v in expr.items()}
-        if isinstance(node.op, ast.Div) and b_const and b[""] != 0:
+        if isinstance(node.op, ast.Div) and b_const:
+            if b[""] == 0:
+                raise SearchSpaceError(
+                    f"constraint {text!r}: {ast.unparse(node)!r} divides by zero"
+                )
             return {n: v / b[""] for n, v in a.items()}
     raise SearchSpaceError(
         f"constraint {text!r}: {ast.unparse(node)!r} is not linear in the parameters; "
@@ -247,6 +258,19 @@ class Rule:
                     f"rule {text!r}: {type(node).__name__} is not allowed; use comparisons, "
                     f"and/or/not, arithmetic, numbers and quoted strings"
                 )
+            if isinstance(node, ast.Constant) and not (
+                node.value is None or isinstance(node.value, (int, float, str))
+            ):
+                raise SearchSpaceError(
+                    f"rule {text!r}: {ast.unparse(node)!r} is not allowed; use numbers, quoted "
+                    f"strings, True, False or None"
+                )
+            if (isinstance(node, ast.BinOp) and isinstance(node.op, _DIVIDE)
+                    and _constant(node.right) == 0):
+                raise SearchSpaceError(
+                    f"rule {text!r}: {ast.unparse(node)!r} divides by zero"
+                )
+        _check_constant_parts(tree, text)
         return cls(text=text, tree=tree)
 
     @property
@@ -254,10 +278,21 @@ class Rule:
         return {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
 
     def __call__(self, config: Mapping[str, Any]) -> bool:
+        """Whether the rule holds for ``config``.
+
+        Raises:
+            SearchSpaceError: the rule cannot be evaluated for ``config`` (a division by
+                zero, a comparison of a string with a number, a result too large).
+        """
         try:
             return bool(_evaluate(self.tree, config))
         except _Inactive:
             return False
+        except (ArithmeticError, TypeError, ValueError, MemoryError) as err:
+            raise SearchSpaceError(
+                f"rule {self.text!r} cannot be evaluated for {dict(config)!r}: "
+                f"{type(err).__name__}: {err}"
+            ) from None
 
 
 class _Inactive(Exception):
@@ -282,7 +317,12 @@ def _evaluate(node: ast.expr, config: Mapping[str, Any]) -> Any:
         value = _evaluate(node.operand, config)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp):
-        return _ARITH[type(node.op)](_evaluate(node.left, config), _evaluate(node.right, config))
+        left, right = _evaluate(node.left, config), _evaluate(node.right, config)
+        if isinstance(node.op, ast.Pow) and _huge_power(left, right):
+            left = float(left)  # as a float, an overflow raises instead of running for hours
+        if isinstance(node.op, ast.Mult) and _huge_repeat(left, right):
+            raise ValueError(f"repeating a sequence more than {_MAX_REPEAT:,} items long")
+        return _ARITH[type(node.op)](left, right)
     if isinstance(node, ast.Compare):
         left = _evaluate(node.left, config)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
@@ -292,6 +332,45 @@ def _evaluate(node: ast.expr, config: Mapping[str, Any]) -> Any:
             left = right
         return True
     raise SearchSpaceError(f"unsupported expression {ast.unparse(node)!r}")  # pragma: no cover
+
+
+_DIVIDE = (ast.Div, ast.FloorDiv, ast.Mod)
+
+
+def _check_constant_parts(tree: ast.expr, text: str) -> None:
+    """Compute each arithmetic part of a rule that names no parameter, so that one which
+    cannot be computed (``9 ** 9 ** 9``, ``'x' * 10**10``) is refused now, not mid-run."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.BinOp) and not any(
+            isinstance(n, ast.Name) for n in ast.walk(node)
+        ):
+            try:
+                if isinstance(_evaluate(node, {}), complex):
+                    raise ValueError("the result is a complex number")
+            except (ArithmeticError, TypeError, ValueError, MemoryError) as err:
+                raise SearchSpaceError(
+                    f"rule {text!r}: {ast.unparse(node)[:60]!r} cannot be computed: "
+                    f"{type(err).__name__}: {err}"
+                ) from None
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+_MAX_REPEAT = 10_000
+
+
+def _huge_power(base: Any, exponent: Any) -> bool:
+    """Whether ``base ** exponent`` of two ints would have more than 4,096 bits."""
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (base, exponent))
+    return ints and exponent > 0 and abs(base) > 1 and exponent * abs(base).bit_length() > 4096
+
+
+def _huge_repeat(a: Any, b: Any) -> bool:
+    """Whether ``a * b`` repeats a string or list into more than ``_MAX_REPEAT`` items."""
+    for seq, n in ((a, b), (b, a)):
+        if isinstance(seq, (str, list)) and isinstance(n, int):
+            return len(seq) * n > _MAX_REPEAT
+    return False
 
 
 def _safe_bool(node: ast.expr, config: Mapping[str, Any]) -> bool:

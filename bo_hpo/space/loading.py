@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bo_hpo.errors import SearchSpaceError
-from bo_hpo.space.params import Choice, Fixed, Float, Int, Param
+from bo_hpo.space.params import Choice, Fixed, Float, Int, Param, show
 
 KINDS = ("uniform", "log_uniform", "int", "log_int", "choice", "ordered", "fixed")
 _RANGE_KINDS = {"uniform": (Float, False), "log_uniform": (Float, True),
@@ -36,6 +36,11 @@ def params_from_spec(spec: Mapping[str, Any] | Sequence[Param]) -> list[Param]:
     if isinstance(spec, Mapping):
         out = []
         for name, entry in spec.items():
+            if not isinstance(name, str):
+                raise SearchSpaceError(
+                    f"parameter names must be strings, got {name!r} of type "
+                    f"{type(name).__name__}"
+                )
             if isinstance(entry, Param):
                 if entry.name != name:
                     raise SearchSpaceError(
@@ -43,7 +48,7 @@ def params_from_spec(spec: Mapping[str, Any] | Sequence[Param]) -> list[Param]:
                     )
                 out.append(entry)
             else:
-                out.append(param_from_entry(str(name), entry))
+                out.append(param_from_entry(name, entry))
         return out
     if isinstance(spec, (str, bytes)) or not isinstance(spec, Sequence):
         raise SearchSpaceError(
@@ -52,7 +57,7 @@ def params_from_spec(spec: Mapping[str, Any] | Sequence[Param]) -> list[Param]:
         )
     for p in spec:
         if not isinstance(p, Param):
-            raise SearchSpaceError(f"expected a bo_hpo parameter object, got {p!r}")
+            raise SearchSpaceError(f"expected a bo_hpo parameter object, got {show(p)}")
     return list(spec)
 
 
@@ -64,26 +69,27 @@ def param_from_entry(name: str, entry: Any) -> Param:
         if not entry or not isinstance(entry[0], str):
             raise SearchSpaceError(
                 f"{name}: a spec must start with its kind, one of {list(KINDS)}, got "
-                f"{entry!r} (for a categorical write (\"choice\", [...]))"
+                f"{show(entry)} (for a categorical write (\"choice\", [...]))"
             )
         return _from_tuple(name, entry)
     if isinstance(entry, (int, float, str, bool)):
         return Fixed(name, entry)
     raise SearchSpaceError(
         f"{name}: expected a tuple like (\"uniform\", 0.0, 1.0), a table with `kind`, or a "
-        f"constant, got {entry!r}"
+        f"constant, got {show(entry)}"
     )
 
 
 def _options(name: str, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise SearchSpaceError(
-            f"{name}: options must be a mapping such as {{'when': ...}}, got {raw!r}"
+            f"{name}: options must be a mapping such as {{'when': ...}}, got {show(raw)}"
         )
     unknown = set(raw) - _OPTION_KEYS
     if unknown:
         raise SearchSpaceError(
-            f"{name}: unknown option {sorted(unknown)[0]!r}; allowed: {sorted(_OPTION_KEYS)}"
+            f"{name}: unknown option {show(sorted(unknown, key=str)[0])}; allowed: "
+            f"{sorted(_OPTION_KEYS)}"
         )
     return dict(raw)
 
@@ -97,7 +103,7 @@ def _from_tuple(name: str, entry: Sequence[Any]) -> Param:
         cls, log = _RANGE_KINDS[kind]
         if len(args) != 2:
             raise SearchSpaceError(
-                f"{name}: {kind} takes (low, high), got {len(args)} value(s): {tuple(args)!r}"
+                f"{name}: {kind} takes (low, high), got {len(args)} value(s): {show(tuple(args))}"
             )
         return cls(name, args[0], args[1], log=log, **options)
     if kind in ("choice", "ordered"):
@@ -106,21 +112,21 @@ def _from_tuple(name: str, entry: Sequence[Any]) -> Param:
         ):
             raise SearchSpaceError(
                 f"{name}: {kind} takes one list of values, e.g. (\"{kind}\", [1, 2]), got "
-                f"{tuple(args)!r}"
+                f"{show(tuple(args))}"
             )
         return Choice(name, tuple(args[0]), ordered=True if kind == "ordered" else None, **options)
     if kind == "fixed":
         if len(args) != 1:
-            raise SearchSpaceError(f"{name}: fixed takes one value, got {tuple(args)!r}")
+            raise SearchSpaceError(f"{name}: fixed takes one value, got {show(tuple(args))}")
         return Fixed(name, args[0], **options)
-    raise SearchSpaceError(f"{name}: unknown kind {kind!r}; expected one of {list(KINDS)}")
+    raise SearchSpaceError(f"{name}: unknown kind {show(kind)}; expected one of {list(KINDS)}")
 
 
 def _from_table(name: str, table: Mapping[str, Any]) -> Param:
     kind = table.get("kind", table.get("type"))
     if kind not in KINDS:
         raise SearchSpaceError(
-            f"{name}: `kind` must be one of {list(KINDS)}, got kind={kind!r}"
+            f"{name}: `kind` must be one of {list(KINDS)}, got kind={show(kind)}"
         )
     allowed = {"kind", "type", "when"} | (
         {"low", "high"} if kind in _RANGE_KINDS else {"values"} if kind in ("choice", "ordered")
@@ -129,7 +135,7 @@ def _from_table(name: str, table: Mapping[str, Any]) -> Param:
     unknown = set(table) - allowed
     if unknown:
         raise SearchSpaceError(
-            f"{name}: unknown key {sorted(unknown)[0]!r} for kind {kind!r}; allowed: "
+            f"{name}: unknown key {show(sorted(unknown, key=str)[0])} for kind {kind!r}; allowed: "
             f"{sorted(allowed - {'type'})}"
         )
     options = {"when": table["when"]} if "when" in table else {}

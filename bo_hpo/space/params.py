@@ -7,6 +7,7 @@ The tuple form ML people write (``("log_uniform", 1e-5, 1e-1)``) is parsed into 
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,17 @@ Scalar = int | float | str | bool | None
 
 #: Condition: parent parameter name -> the parent values under which a parameter is active.
 When = Mapping[str, Sequence[Scalar]]
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxlong, _REPR.maxother = 6, 200, 60, 200
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 50
+
+
+def show(value: object) -> str:
+    """``repr(value)`` for an error message: cut short when long or deeply nested, and never
+    raising (a value nested 100,000 levels deep, or whose ``__repr__`` fails)."""
+    return _REPR.repr(value)
 
 
 def _is_int(value: object) -> bool:
@@ -51,7 +63,7 @@ def _freeze_when(name: str, when: When | None) -> dict[str, tuple[Scalar, ...]]:
     if not isinstance(when, Mapping):
         raise SearchSpaceError(
             f"{name}: `when` must be a non-empty mapping of parent name to allowed values, "
-            f"got when={when!r}"
+            f"got when={show(when)}"
         )
     frozen: dict[str, tuple[Scalar, ...]] = {}
     for parent, values in when.items():
@@ -133,7 +145,7 @@ class Float(Param):
             value = getattr(self, bound)
             if not _is_number(value) or not _is_finite(value):
                 raise SearchSpaceError(
-                    f"{self.name}: `{bound}` must be a finite number, got {bound}={value!r}"
+                    f"{self.name}: `{bound}` must be a finite number, got {bound}={show(value)}"
                 )
             object.__setattr__(self, bound, float(value))
         _check_range(self.name, self.low, self.high, self.log)
@@ -175,12 +187,12 @@ class Int(Param):
             if not _is_int(value):
                 raise SearchSpaceError(
                     f"{self.name}: `{bound}` of an int parameter must be an integer, "
-                    f"got {bound}={value!r}"
+                    f"got {bound}={show(value)}"
                 )
             if abs(int(value)) > MAX_INT:
                 raise SearchSpaceError(
                     f"{self.name}: `{bound}` of an int parameter must be at most 2**53 in "
-                    f"magnitude, got {bound}={value!r}"
+                    f"magnitude, got {bound}={show(value)}"
                 )
             object.__setattr__(self, bound, int(value))
         _check_range(self.name, self.low, self.high, self.log)
@@ -229,7 +241,7 @@ class Choice(Param):
         values = self.values
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
             raise SearchSpaceError(
-                f"{self.name}: choice values must be a list, got values={values!r}"
+                f"{self.name}: choice values must be a list, got values={show(values)}"
             )
         values = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
         if len(values) == 0:
@@ -238,17 +250,17 @@ class Choice(Param):
             if v is not None and not isinstance(v, (int, float, str, bool)):
                 raise SearchSpaceError(
                     f"{self.name}: choice values must be numbers, strings, booleans or None, "
-                    f"got {v!r} of type {type(v).__name__}"
+                    f"got {show(v)} of type {type(v).__name__}"
                 )
             if _is_number(v) and not _is_finite(v):
                 raise SearchSpaceError(
                     f"{self.name}: numeric choice values must be finite, got {v!r} in "
-                    f"{list(values)!r}"
+                    f"{show(list(values))}"
                 )
             if _is_int(v) and abs(v) > MAX_INT:
                 raise SearchSpaceError(
                     f"{self.name}: integer choice values must be at most 2**53 in magnitude, "
-                    f"got {v!r}"
+                    f"got {show(v)}"
                 )
         kinds = {"number" if _is_number(v) else type(v).__name__ for v in values if v is not None}
         if len(kinds) > 1:  # allowed (Optuna allows it too), but rarely meant: say so
@@ -256,7 +268,7 @@ class Choice(Param):
 
             warnings.warn(
                 f"{self.name}: choice values of mixed types {sorted(kinds)} in "
-                f"{list(values)!r} are modelled as unordered labels; if they are numbers, "
+                f"{show(list(values))} are modelled as unordered labels; if they are numbers, "
                 f"write them all as numbers", UserWarning, stacklevel=3,
             )
         seen: set[tuple[type, Scalar]] = set()
@@ -265,15 +277,15 @@ class Choice(Param):
                    else type(None) if v is None else float, v)
             if key in seen:
                 raise SearchSpaceError(
-                    f"{self.name}: choice values must be distinct, got {v!r} twice in "
-                    f"{list(values)!r}"
+                    f"{self.name}: choice values must be distinct, got {show(v)} twice in "
+                    f"{show(list(values))}"
                 )
             seen.add(key)
         if self.ordered and not all(_is_number(v) for v in values):
             if any(_is_number(v) for v in values):
                 raise SearchSpaceError(
                     f"{self.name}: ordered values must be all numbers or all labels, got "
-                    f"{list(values)!r}"
+                    f"{show(list(values))}"
                 )
         object.__setattr__(self, "values", values)
 
@@ -331,7 +343,7 @@ class Fixed(Param):
         if self.value is not None and not isinstance(self.value, (int, float, str, bool)):
             raise SearchSpaceError(
                 f"{self.name}: a fixed value must be a number, string, boolean or None, got "
-                f"{self.value!r} of type {type(self.value).__name__}"
+                f"{show(self.value)} of type {type(self.value).__name__}"
             )
         if isinstance(self.value, float) and math.isnan(self.value):
             raise SearchSpaceError(

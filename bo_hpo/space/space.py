@@ -11,7 +11,7 @@ import numpy as np
 
 from bo_hpo.errors import SearchSpaceError
 from bo_hpo.space.constraints import Constraint, Divisible, Linear, parse_constraint
-from bo_hpo.space.params import Choice, Fixed, Float, Int, Param, Scalar, coerce
+from bo_hpo.space.params import Choice, Fixed, Float, Int, Param, Scalar, coerce, show
 
 Config = dict[str, Any]
 
@@ -41,6 +41,10 @@ class SearchSpace:
 
         if isinstance(constraints, str):
             constraints = [constraints]  # one constraint, not a sequence of characters
+        if isinstance(constraints, (bytes, Mapping)) or not isinstance(constraints, Iterable):
+            raise SearchSpaceError(
+                f"constraints must be a list of strings, got {show(constraints)}"
+            )
         if isinstance(params, SearchSpace):
             constraints = [*params.constraints, *constraints]
             params = list(params.params.values())
@@ -99,7 +103,7 @@ class SearchSpace:
                 for v in values:
                     if not parent.contains(v):
                         raise SearchSpaceError(
-                            f"{p.name}: condition value {v!r} is not one of {parent_name}'s "
+                            f"{p.name}: condition value {show(v)} is not one of {parent_name}'s "
                             f"values {list(parent.values)!r}"
                         )
 
@@ -275,11 +279,13 @@ class SearchSpace:
                 outside the space.
         """
         if not isinstance(config, Mapping):
-            raise SearchSpaceError(f"{what} must be a mapping of names to values, got {config!r}")
-        unknown = sorted(set(config) - set(self.params))
+            raise SearchSpaceError(
+                f"{what} must be a mapping of names to values, got {show(config)}"
+            )
+        unknown = sorted(set(config) - set(self.params), key=str)
         if unknown:
             raise SearchSpaceError(
-                f"{what}: unknown parameter {unknown[0]!r}; known: {sorted(self.params)}"
+                f"{what}: unknown parameter {show(unknown[0])}; known: {sorted(self.params)}"
             )
         out: Config = {}
         for name, p in self.params.items():
@@ -293,7 +299,7 @@ class SearchSpace:
             value = config[name]
             if not p.contains(value):
                 raise SearchSpaceError(
-                    f"{what}: {name}={value!r} is outside the space ({p.describe()})"
+                    f"{what}: {name}={show(value)} is outside the space ({p.describe()})"
                 )
             out[name] = coerce(p, value)
         broken = self.violated(out)

@@ -13,6 +13,13 @@ from bo_hpo.result import TuningResult
 from .helpers import HERE, NIGHTLY_FILE, make_result
 
 
+def pytest_configure(config) -> None:
+    # Also registered in pyproject.toml; repeated here so these tests run on their own.
+    config.addinivalue_line(
+        "markers", "browser: opens the HTML report in headless Chromium (Playwright); "
+                   "fails under CI without the browser")
+
+
 @pytest.fixture
 def result() -> TuningResult:
     return make_result()

@@ -69,6 +69,19 @@ def make_result(records: list[TrialRecord] | None = None, space: dict | None = N
               **info})
 
 
+def hostile_result() -> TuningResult:
+    """The payload as a choice value (in the recommended config), a failure message and
+    the experiment's name."""
+    space = dict(SPACE, opt=("choice", ["sgd", PAYLOAD]),
+                 momentum=("uniform", 0.0, 0.9, {"when": {"opt": ["sgd"]}}))
+    records = make_records(detail=f"RuntimeError: {PAYLOAD}")
+    for r in records:
+        if r.config.get("opt") == "adam":
+            r.config["opt"] = PAYLOAD
+    return make_result(records, space, name=PAYLOAD,
+                       rules=["opt == 'sgd' and lr < 2e-4"])
+
+
 def fake_predict(config: dict[str, Any]) -> tuple[float, float]:
     """A known model: a bowl in lr only (best at 10**-2.7), SEM 0.01 everywhere."""
     return (math.log10(config["lr"]) + 2.7) ** 2, 0.01

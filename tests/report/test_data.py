@@ -7,7 +7,9 @@ import math
 import pytest
 
 from bo_hpo import SearchSpace
+from bo_hpo.report import answer as a_
 from bo_hpo.report import data as d
+from bo_hpo.report import trials as t_
 
 from .helpers import SPACE, make_records, make_result
 
@@ -15,7 +17,7 @@ ORDER = ["lr", "opt", "dropout"]
 
 
 def test_answer_puts_the_recommendation_against_the_baseline():
-    a = d.answer_data(make_result(), "validation error rate", True, ORDER)
+    a = a_.answer_data(make_result(), "validation error rate", True, ORDER)
     assert a.trial == 5 and a.config == {"lr": 2e-3, "dropout": 0.1, "opt": "adam"}
     assert a.predicted == (0.21, 0.01)
     assert a.interval == pytest.approx((0.21 - 0.0196, 0.21 + 0.0196))
@@ -28,7 +30,7 @@ def test_answer_puts_the_recommendation_against_the_baseline():
 
 
 def test_verdict_is_one_plain_sentence():
-    a = d.answer_data(make_result(), "validation error rate", True, ORDER)
+    a = a_.answer_data(make_result(), "validation error rate", True, ORDER)
     assert a.verdict == (
         "adam with lr near 0.002 beats the baseline by 8 points of validation error rate "
         "(28%); the model is confident; 2 of 7 trials diverged at lr above 0.052; "
@@ -38,7 +40,7 @@ def test_verdict_is_one_plain_sentence():
 def test_verdict_without_importance_or_baseline():
     result = make_result()
     result.baseline, result.improvement = None, None
-    a = d.answer_data(result, "loss", False)
+    a = a_.answer_data(result, "loss", False)
     assert a.verdict.startswith("The recommended configuration (trial 5) reaches a predicted "
                                 "0.21 loss;")
     assert a.confidence is None
@@ -49,7 +51,7 @@ def test_verdict_when_the_model_is_unsure_and_nothing_failed():
     result = make_result(records)
     result.best_predicted = type(result.best_predicted)(0.28, 0.02)
     result.improvement = 0.01
-    a = d.answer_data(result, "loss", False, ORDER)
+    a = a_.answer_data(result, "loss", False, ORDER)
     assert a.confidence == "unsure"
     assert a.verdict == ("adam with lr near 0.002 beats the baseline by 0.01 in loss (3%); the "
                          "difference is within the model's uncertainty.")
@@ -58,13 +60,13 @@ def test_verdict_when_the_model_is_unsure_and_nothing_failed():
 def test_final_scores_of_both_and_a_note_when_they_are_for_an_older_recommendation():
     final = {"recommended": {"test_error": 0.139, "test_error_sem": 0.011, "n_test": 1000},
              "baseline": {"test_error": 0.164, "test_error_sem": 0.012}}
-    scores, note = d.final_scores({"final": final, "final_trial": 5}, 5)
+    scores, note = a_.final_scores({"final": final, "final_trial": 5}, 5)
     assert [(s.which, s.measure, s.value, s.sem) for s in scores] == [
         ("recommended", "test_error", 0.139, 0.011), ("baseline", "test_error", 0.164, 0.012)]
     assert note is None
-    _, note = d.final_scores({"final": final, "final_trial": 3}, 5)
+    _, note = a_.final_scores({"final": final, "final_trial": 3}, 5)
     assert note is not None and "trial 3" in note
-    assert d.final_scores({}, 5) == ([], None)
+    assert a_.final_scores({}, 5) == ([], None)
 
 
 def test_failure_region_finds_the_parameter_that_separates_failures():
@@ -103,7 +105,7 @@ def test_run_data_lists_the_facts_and_the_spec():
 
 
 def test_trace_has_values_best_so_far_baseline_problems_and_nights():
-    t = d.trace_data(make_records(), minimize=True, objective="loss", recommended_trial=5)
+    t = t_.trace_data(make_records(), minimize=True, objective="loss", recommended_trial=5)
     assert t.trials == [0, 1, 3, 5, 7]
     assert t.values == [0.30, 0.25, 0.28, 0.20, 0.22]
     assert t.best_trials == [0, 1, 3, 5, 7]
@@ -118,13 +120,13 @@ def test_trace_has_values_best_so_far_baseline_problems_and_nights():
 
 
 def test_trace_maximising_takes_the_running_maximum():
-    t = d.trace_data(make_records(), minimize=False)
+    t = t_.trace_data(make_records(), minimize=False)
     assert t.best_values == [0.30, 0.30, 0.30, 0.30, 0.30]
     assert t.problem_y == 0.20
 
 
 def test_table_rows_one_per_trial_in_order():
-    rows = d.table_rows(make_records(), recommended_trial=5)
+    rows = t_.table_rows(make_records(), recommended_trial=5)
     assert [r.trial for r in rows] == list(range(8))
     assert [r.status for r in rows] == ["completed", "completed", "failed", "completed",
                                         "failed", "completed", "invalid", "completed"]
@@ -134,7 +136,7 @@ def test_table_rows_one_per_trial_in_order():
 
 
 def test_parallel_coordinates_encode_categories_logs_and_inactive():
-    p = d.parallel_data(make_records(), SearchSpace(SPACE), "loss", True)
+    p = t_.parallel_data(make_records(), SearchSpace(SPACE), "loss", True)
     dims = {dim["label"]: dim for dim in p.dimensions}
     assert list(dims) == ["lr", "dropout", "opt", "momentum", "loss"]
     assert dims["lr"]["values"] == pytest.approx([-3, -2, math.log10(3e-4), math.log10(2e-3),
@@ -151,7 +153,7 @@ def test_parallel_coordinates_encode_categories_logs_and_inactive():
 
 
 def test_failures_grouped_by_reason_with_the_rule_an_invalid_config_broke():
-    f = d.failure_data(make_records(), SearchSpace(SPACE), ["opt == 'sgd' and lr < 2e-4"])
+    f = t_.failure_data(make_records(), SearchSpace(SPACE), ["opt == 'sgd' and lr < 2e-4"])
     assert [(g.reason, g.status, g.count, g.trials) for g in f.groups] == [
         ("diverged", "failed", 2, [2, 4]),
         ("invalid: opt == 'sgd' and lr < 2e-4", "invalid", 1, [6])]
@@ -174,7 +176,7 @@ def test_night_rows_show_drift_and_what_changed():
          "recommended_config": {"lr": 0.002, "opt": "adam"}, "predicted_mean": 0.21,
          "predicted_sem": 0.01, "recommendation_changed": True},
     ]
-    rows = d.night_rows(list(reversed(nights)))
+    rows = t_.night_rows(list(reversed(nights)))
     assert [r.number for r in rows] == [1, 2]
     assert [r.drift for r in rows] == [False, True]
     assert rows[0].changes == [] and rows[1].changes == ["lr 0.01 → 0.002"]
