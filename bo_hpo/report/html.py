@@ -178,7 +178,7 @@ def _trials_section(r: ReportData) -> str:
     if r.parallel is not None and r.parallel.color:
         parts.append(to_div(parallel_figure(r.parallel)))
     heads = ["trial", "night", "status", "value", "SEM", "predicted", "reason", "seconds",
-             "generator"] + r.params
+             "generator", "worker"] + r.params
     numeric = {"trial", "night", "value", "SEM", "predicted", "seconds"}
     th = "".join(f"<th data-type='{'num' if h in numeric else 'text'}'>{esc(h)}</th>"
                  for h in heads)
@@ -187,7 +187,7 @@ def _trials_section(r: ReportData) -> str:
         cells = [_num(t.trial), _num(t.night), _txt(t.status), _num(t.mean), _num(t.sem),
                  _num(t.predicted),
                  f"<td title='{esc(t.detail or '')}'>{esc(t.reason or '')}</td>",
-                 _num(t.seconds), _txt(t.generator)]
+                 _num(t.seconds), _txt(t.generator), _txt(t.worker or "")]
         cells += [_num(t.config[p]) if isinstance(t.config.get(p), (int, float))
                   and not isinstance(t.config.get(p), bool) else _txt(t.config.get(p, ""))
                   for p in r.params]

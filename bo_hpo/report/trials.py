@@ -104,12 +104,13 @@ class TableRow:
     config: dict[str, Any]
     is_baseline: bool
     is_recommended: bool
+    worker: str | None = None  # the process, thread or node that ran it
 
 
 def table_rows(records: Sequence[TrialRecord], recommended_trial: int | None) -> list[TableRow]:
     return [TableRow(r.trial, r.night, r.status, r.generator, r.mean, r.sem, r.predicted_mean,
                      r.reason, r.detail, round(r.eval_seconds, 3), dict(r.config),
-                     r.is_baseline, r.trial == recommended_trial)
+                     r.is_baseline, r.trial == recommended_trial, r.worker)
             for r in sorted(records, key=lambda r: r.trial)]
 
 

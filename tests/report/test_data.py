@@ -187,3 +187,15 @@ def test_unit_position_is_on_the_parameter_scale():
     space = SearchSpace(SPACE)
     assert d.unit_position(space.params["lr"], 1e-2) == pytest.approx(2 / 3)
     assert d.unit_position(space.params["dropout"], 0.125) == 0.25
+
+
+def test_table_rows_say_which_worker_ran_each_trial():
+    from bo_hpo.report.trials import table_rows
+    from bo_hpo.trial import TrialRecord
+
+    records = [TrialRecord(trial=0, config={"x": 1.0}, status="completed", generator="sobol",
+                           mean=0.5, worker="process 1 (pid 42, cuda:1)"),
+               TrialRecord(trial=1, config={"x": 2.0}, status="completed", generator="gp",
+                           mean=0.4)]
+    rows = table_rows(records, recommended_trial=1)
+    assert [r.worker for r in rows] == ["process 1 (pid 42, cuda:1)", None]
