@@ -15,9 +15,11 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _private_store(tmp_path_factory, monkeypatch):
-    """Every test gets its own default store, so nothing writes into reports/."""
-    path = tmp_path_factory.mktemp("store") / "bo_hpo.db"
-    monkeypatch.setenv("BO_HPO_STORE", f"sqlite:///{path}")
+    """Every test gets its own default store and runs in its own folder, so nothing writes
+    into the repository's reports/."""
+    folder = tmp_path_factory.mktemp("store")
+    monkeypatch.setenv("BO_HPO_STORE", f"sqlite:///{folder / 'bo_hpo.db'}")
+    monkeypatch.chdir(folder)
 
 # ------------------------------------------------------------------ the seed, as written
 SEED_SEARCH_SPACE: dict[str, Any] = {

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import pytest
@@ -73,7 +74,8 @@ def test_guard_oom_converts_and_releases():
     assert T.guard_oom(lambda: 3, device=CPU, what="t") == 3
 
 
-def test_training_session_restores_global_state():
+def test_training_session_restores_global_state(monkeypatch):
+    monkeypatch.setattr(T, "free_cores", lambda: None)  # all cores, whatever the load
     threads = torch.get_num_threads()
     torch.manual_seed(123)
     expected = torch.rand(3)
@@ -95,7 +97,25 @@ def test_resolve_device():
 
 
 def test_training_threads_respects_omp_num_threads(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert T.training_threads() == 1
+    monkeypatch.setattr(T, "free_cores", lambda: 0.2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert T.training_threads() == 3  # the user's word wins over the measured load
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert T.training_threads() == T.cpu_count()
+    assert T.training_threads() == 1
+
+
+@pytest.mark.parametrize(("free", "expected"), [
+    (None, "all"), (0.0, 1), (0.4, 1), (0.6, "min2"), (64.0, "all")])
+def test_training_threads_take_the_free_cores(monkeypatch, free, expected):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(T, "free_cores", lambda: free)
+    cores = T.cpu_count()
+    want = {"all": cores, "min2": min(cores, 1)}.get(expected, expected)
+    assert T.training_threads() == want
+
+
+def test_free_cores_from_two_samples_of_idle_time():
+    readings = iter([(100.0, 1000.0), (150.0, 1100.0)])  # half the jiffies idle
+    free = T.free_cores(sample_seconds=0.0, read=lambda: next(readings))
+    assert free == pytest.approx(0.5 * os.cpu_count())
+    assert T.free_cores(sample_seconds=0.0, read=lambda: None) is None
