@@ -48,6 +48,23 @@ def _parallel_options(command: Any) -> Any:
              "finishes).")(command)
 
 
+class _Seconds(click.ParamType):
+    """A finite, positive number of seconds (click's FloatRange lets nan and inf through)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"must be a finite number of seconds > 0, got {value!r}", param, ctx)
+        return number
+
+
+SECONDS = _Seconds()
+
 _store_option = click.option(
     "--store", envvar="BO_HPO_STORE", metavar="URL",
     help="Where experiments live: sqlite:///file.db or postgresql+psycopg://user:pw@host/db "
@@ -162,14 +179,14 @@ def _check_against_evaluator(spec: Any) -> None:
 @main.command()
 @click.argument("experiment", type=click.Path(dir_okay=False))
 @click.option("--trials", type=click.IntRange(min=1), help="Override budget.max_trials.")
-@click.option("--seconds", type=click.FloatRange(min=0, min_open=True),
+@click.option("--seconds", type=SECONDS,
               help="Override budget.max_seconds (wall clock; no trial starts after it).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]),
               help="Where to train (default: CUDA when available, else CPU).")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Full dataset directory (default: the data shipped in the package).")
 @click.option("--variant", help="A [variants.NAME] table of the file (e.g. cpu, gpu).")
-@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True),
+@click.option("--trial-timeout", type=SECONDS,
               help="Override evaluator_settings.trial_timeout (seconds per trial).")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Where to write trials.csv and result.json (default: reports/<name>).")
@@ -209,7 +226,7 @@ def run(experiment: str, trials: int | None, seconds: float | None, device: str 
 @click.argument("name")
 @click.option("--trials", type=click.IntRange(min=1),
               help="Raise the experiment's budget.max_trials (all sessions together).")
-@click.option("--seconds", type=click.FloatRange(min=0, min_open=True),
+@click.option("--seconds", type=SECONDS,
               help="Raise budget.max_seconds (all sessions together).")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Where to write trials.csv and result.json (default: reports/<name>).")

@@ -162,8 +162,10 @@ def experiment_from_dict(
     _expect(name, str, where, "name")
     check_name(name, what=f"{where}: `name`")
     seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"{where}: `seed` must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(
+            f"{where}: `seed` must be an integer from 0 to 2**63 - 1, got {seed!r}"
+        )
     space_raw = raw.get("space")
     if not isinstance(space_raw, dict) or not space_raw:
         raise ConfigError(f"{where}: `[space]` must be a table with at least one parameter")

@@ -168,8 +168,10 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
         raise ConfigError(f"objective must be callable, got {objective!r}")
     if not isinstance(minimize, bool):
         raise ConfigError(f"minimize must be True or False, got minimize={minimize!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ConfigError(f"seed must be a non-negative integer or None, got seed={seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                             or not 0 <= seed < 2**63):
+        raise ConfigError(f"seed must be a non-negative integer below 2**63 or None, got "
+                          f"seed={seed!r}")
     if is_valid is not None and not callable(is_valid):
         raise ConfigError(f"is_valid must be a function of the config, got {is_valid!r}")
     if metric is not None and not isinstance(metric, str):

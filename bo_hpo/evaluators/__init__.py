@@ -115,7 +115,16 @@ class FunctionEvaluator:
 
     @property
     def function(self) -> Callable[[dict[str, Any]], Any]:
+        import inspect
+        import sys
+
         module_name, _, attr = self.name.partition(":")
+        if not module_name or not attr or not all(
+                part.isidentifier() for part in module_name.split(".")) or not attr.isidentifier():
+            raise ConfigError(f"evaluator {self.name!r}: expected 'package.module:function'")
+        if module_name.split(".")[0] in sys.stdlib_module_names:
+            raise ConfigError(f"evaluator {self.name!r}: a function of the standard library is "
+                              f"not an objective; name a function of your own code")
         try:
             fn = getattr(importlib.import_module(module_name), attr)
         except ImportError as err:
@@ -124,8 +133,9 @@ class FunctionEvaluator:
         except AttributeError:
             raise ConfigError(f"evaluator {self.name!r}: module {module_name!r} has no "
                               f"{attr!r}") from None
-        if not callable(fn):
-            raise ConfigError(f"evaluator {self.name!r}: {attr!r} is not callable")
+        if not callable(fn) or inspect.isclass(fn) or inspect.isbuiltin(fn):
+            raise ConfigError(f"evaluator {self.name!r}: {attr!r} is not a function of the "
+                              f"config")
         return fn
 
     def load_data(self, data_dir: str | Path | None = None, seed: int = 0) -> Any:

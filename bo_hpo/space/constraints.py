@@ -81,6 +81,8 @@ def _parse(text: str, what: str) -> ast.expr:
         tree = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as err:
         raise SearchSpaceError(f"{what} {text!r} is not a valid expression: {err.msg}") from None
+    except ValueError as err:  # Python 3.10: a NUL byte in the source
+        raise SearchSpaceError(f"{what} {text!r} is not a valid expression: {err}") from None
     except (RecursionError, MemoryError):
         raise SearchSpaceError(
             f"{what} is nested too deeply to parse; at most {MAX_EXPRESSION_DEPTH} levels are "
@@ -183,7 +185,12 @@ def _linear(node: ast.expr, text: str) -> dict[str, float]:
         return {node.id: 1.0}
     value = _constant(node)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return {"": float(value)}
+        try:
+            return {"": float(value)}
+        except OverflowError:
+            raise SearchSpaceError(
+                f"constraint {text!r}: the number {show(value)} is too large"
+            ) from None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         sign = -1.0 if isinstance(node.op, ast.USub) else 1.0
         return {k: sign * v for k, v in _linear(node.operand, text).items()}
@@ -265,12 +272,13 @@ class Rule:
                     f"rule {text!r}: {ast.unparse(node)!r} is not allowed; use numbers, quoted "
                     f"strings, True, False or None"
                 )
-            if (isinstance(node, ast.BinOp) and isinstance(node.op, _DIVIDE)
-                    and _constant(node.right) == 0):
-                raise SearchSpaceError(
-                    f"rule {text!r}: {ast.unparse(node)!r} divides by zero"
-                )
         _check_constant_parts(tree, text)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.BinOp) and isinstance(node.op, _DIVIDE)
+                    and _names_nothing(node.right) and _divisor_is_zero(node.right)):
+                raise SearchSpaceError(
+                    f"rule {text!r}: {ast.unparse(node)[:60]!r} divides by zero"
+                )
         return cls(text=text, tree=tree)
 
     @property
@@ -290,7 +298,7 @@ class Rule:
             return False
         except (ArithmeticError, TypeError, ValueError, MemoryError) as err:
             raise SearchSpaceError(
-                f"rule {self.text!r} cannot be evaluated for {dict(config)!r}: "
+                f"rule {self.text!r} cannot be evaluated for {show(dict(config))}: "
                 f"{type(err).__name__}: {err}"
             ) from None
 
@@ -337,15 +345,24 @@ def _evaluate(node: ast.expr, config: Mapping[str, Any]) -> Any:
 _DIVIDE = (ast.Div, ast.FloorDiv, ast.Mod)
 
 
+def _names_nothing(node: ast.AST) -> bool:
+    return not any(isinstance(n, ast.Name) for n in ast.walk(node))
+
+
+def _divisor_is_zero(node: ast.expr) -> bool:
+    try:
+        return bool(_evaluate(node, {}) == 0)
+    except (ArithmeticError, TypeError, ValueError, MemoryError):
+        return False  # not a number: the rule fails when it is evaluated, saying why
+
+
 def _check_constant_parts(tree: ast.expr, text: str) -> None:
     """Compute each arithmetic part of a rule that names no parameter, so that one which
     cannot be computed (``9 ** 9 ** 9``, ``'x' * 10**10``) is refused now, not mid-run."""
     stack = [tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.BinOp) and not any(
-            isinstance(n, ast.Name) for n in ast.walk(node)
-        ):
+        if isinstance(node, ast.BinOp) and _names_nothing(node):
             try:
                 if isinstance(_evaluate(node, {}), complex):
                     raise ValueError("the result is a complex number")
@@ -356,6 +373,8 @@ def _check_constant_parts(tree: ast.expr, text: str) -> None:
                 ) from None
             continue
         stack.extend(ast.iter_child_nodes(node))
+
+
 _MAX_REPEAT = 10_000
 
 

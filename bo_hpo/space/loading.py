@@ -29,6 +29,7 @@ KINDS = ("uniform", "log_uniform", "int", "log_int", "choice", "ordered", "fixed
 _RANGE_KINDS = {"uniform": (Float, False), "log_uniform": (Float, True),
                 "int": (Int, False), "log_int": (Int, True)}
 _OPTION_KEYS = {"when"}
+_CLASSES = (Float, Int, Choice, Fixed)
 
 
 def params_from_spec(spec: Mapping[str, Any] | Sequence[Param]) -> list[Param]:
@@ -42,6 +43,10 @@ def params_from_spec(spec: Mapping[str, Any] | Sequence[Param]) -> list[Param]:
                     f"{type(name).__name__}"
                 )
             if isinstance(entry, Param):
+                if not isinstance(entry, _CLASSES):
+                    raise SearchSpaceError(
+                        f"{name}: expected Float, Int, Choice or Fixed, got {show(entry)}"
+                    )
                 if entry.name != name:
                     raise SearchSpaceError(
                         f"{name}: the key and the parameter's name differ ({entry.name!r})"
@@ -56,8 +61,11 @@ def params_from_spec(spec: Mapping[str, Any] | Sequence[Param]) -> list[Param]:
             f"got {type(spec).__name__}"
         )
     for p in spec:
-        if not isinstance(p, Param):
-            raise SearchSpaceError(f"expected a bo_hpo parameter object, got {show(p)}")
+        if not isinstance(p, _CLASSES):
+            raise SearchSpaceError(
+                f"expected a bo_hpo parameter object (Float, Int, Choice or Fixed), got "
+                f"{show(p)}"
+            )
     return list(spec)
 
 

@@ -46,6 +46,11 @@ def _is_number(value: object) -> bool:
 MAX_INT = 2**53
 
 
+def _check_log(name: str, log: object) -> None:
+    if not isinstance(log, (bool, np.bool_)):
+        raise SearchSpaceError(f"{name}: `log` must be True or False, got log={show(log)}")
+
+
 def _check_range(name: str, low: float, high: float, log: bool) -> None:
     if not low < high:
         raise SearchSpaceError(f"{name}: `low < high` must hold, got low={low!r}, high={high!r}")
@@ -148,6 +153,7 @@ class Float(Param):
                     f"{self.name}: `{bound}` must be a finite number, got {bound}={show(value)}"
                 )
             object.__setattr__(self, bound, float(value))
+        _check_log(self.name, self.log)
         _check_range(self.name, self.low, self.high, self.log)
 
     @property
@@ -195,6 +201,7 @@ class Int(Param):
                     f"magnitude, got {bound}={show(value)}"
                 )
             object.__setattr__(self, bound, int(value))
+        _check_log(self.name, self.log)
         _check_range(self.name, self.low, self.high, self.log)
 
     @property
@@ -242,6 +249,11 @@ class Choice(Param):
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
             raise SearchSpaceError(
                 f"{self.name}: choice values must be a list, got values={show(values)}"
+            )
+        if self.ordered is not None and not isinstance(self.ordered, (bool, np.bool_)):
+            raise SearchSpaceError(
+                f"{self.name}: `ordered` must be True, False or None, got "
+                f"ordered={show(self.ordered)}"
             )
         values = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
         if len(values) == 0:

@@ -222,14 +222,15 @@ class SearchSpace:
         values = [int(v) for v in p.values_list()]
         return min(values), max(values), False
 
-    def feasible_dividends(self, c: Divisible, divisor: int) -> list[int]:
-        """Sorted dividend values divisible by ``divisor``."""
+    def feasible_dividends(self, c: Divisible, divisor: int) -> Sequence[int]:
+        """Sorted dividend values divisible by ``divisor`` (a ``range`` for an int range, so
+        that a wide one is not spelled out in memory)."""
         p = self.params[c.dividend]
         if divisor <= 0:
             return []
         if isinstance(p, Int):
             first = -(-p.low // divisor) * divisor
-            return list(range(first, p.high + 1, divisor))
+            return range(first, p.high + 1, divisor)
         return sorted(int(v) for v in p.values_list() if int(v) % divisor == 0)
 
     def divisor_values(self, c: Divisible) -> list[int]:
