@@ -195,7 +195,6 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
         raise ConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
     if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
         raise ConfigError(f"parallelism must be a positive integer, got {parallelism!r}")
-    executor = _make_executor(executor, parallelism)
     if (store is None) != (name is None):
         raise ConfigError(
             "store= and name= go together: a stored experiment needs a name, and a name "
@@ -215,8 +214,9 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
     proposer = AxProposer(
         search_space, minimize=minimize, method=method, seed=seed, n_initial=n_initial,
         proposal_timeout=proposal_timeout, is_valid=is_valid,
-        parallel=getattr(executor, "capacity", 1) > 1,
+        parallel=getattr(executor, "capacity", parallelism) > 1,
     )
+    executor = _make_executor(executor, parallelism)  # last: a Ray executor starts Ray
     loop = _Loop(
         objective=objective, space=search_space, proposer=proposer, max_retries=max_retries,
         tracker=BudgetTracker(budget, minimize), executor=executor,
@@ -245,10 +245,14 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
     session = session or Session()
     if session.spec_extra:
         spec.update(session.spec_extra)
-    stored = StoredExperiment.open(
-        store, name, space=search_space, spec=spec, minimize=minimize, seed=seed,
-        baseline=checked_baseline, session=session,
-    )
+    try:
+        stored = StoredExperiment.open(
+            store, name, space=search_space, spec=spec, minimize=minimize, seed=seed,
+            baseline=checked_baseline, session=session,
+        )
+    except BaseException:
+        executor.shutdown()  # locked, or the space changed: nothing ran
+        raise
     with stored:
         loop.attach_store(stored, max_retries=max_retries,
                           restore_budget=session.budget_scope == "experiment")
