@@ -129,6 +129,22 @@ class Experiment:
         space = SearchSpace.from_dict(self.store.space_versions(info.id)[-1]["space"])
         records = self.store.trials(info.id)
         spec = info.spec or {}
+        if self.space is not None and self.space.fingerprint() != info.fingerprint:
+            # the caller's space differs from the stored one: refused or recorded, as for
+            # tune(); old trials are carried into the new space
+            from dataclasses import replace
+
+            from bo_hpo.durable import StoredExperiment
+            from bo_hpo.space.compat import carry_config
+
+            defaults = {**(self.baseline or {})}
+            defaults.update(StoredExperiment._accept_change(
+                self.store, info, self.name, self.space, {**spec, "space": self.space.to_dict()},
+                records, defaults))
+            info = self.store.get_experiment(self.name)
+            space = self.space
+            records = [replace(r, config=carry_config(r.config, space, defaults))
+                       for r in records]
         baseline = spec.get("baseline")
         if baseline is not None and not records:
             return self._record(info, dict(baseline), "baseline", is_baseline=True)
@@ -167,7 +183,7 @@ class Experiment:
 
     # ------------------------------------------------------------------ telling
     def tell(self, trial: int | Trial, value: Any = None, *, failed: str | None = None,
-             detail: str = "") -> None:
+             detail: str = "") -> TrialRecord:
         """Record a trial's result: a float, ``(mean, sem)``, an Evaluation, or
         ``failed="reason"`` (``diverged``, ``out_of_memory`` and the like teach the model to
         avoid the region, as in :func:`bo_hpo.tune`).
@@ -175,6 +191,10 @@ class Experiment:
         Raises:
             StoreError: no such trial, or it is not running (told twice).
             ConfigError: the value is not a number or pair.
+
+        Returns:
+            The trial as stored: a NaN or infinite value is recorded as failed
+            (``non_finite``), as in :func:`bo_hpo.tune`.
         """
         from bo_hpo.loop import _mean_sem
 
@@ -208,6 +228,8 @@ class Experiment:
             else:
                 record.status, record.mean, record.sem = "completed", mean, sem
         self.store.finish_trial(info.id, record)
+        self.store.update_experiment(info.id)  # its `updated` time
+        return record
 
     def result(self) -> Any:
         """The stored result so far (see :func:`bo_hpo.load`)."""

@@ -4,7 +4,8 @@ Exit codes: 0 success; 1 tuning stopped by failures (too many failed or invalid 
 2 bad input (a malformed experiment file, option or cron expression; nothing was run);
 3 locked (another run of the experiment is going on; nothing was touched); 4 the store
 cannot be used (unreachable, corrupted, newer schema, read-only); 130 stopped by Ctrl-C
-(what completed is kept in the store).
+(what completed is kept in the store); 143 stopped by SIGTERM (the same, for systemd,
+Kubernetes and timeout(1)).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ EXIT_BAD_INPUT = 2
 EXIT_LOCKED = 3
 EXIT_STORE = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: what completed is kept and summarised."""
 
 def _parallel_options(command: Any) -> Any:
     command = click.option(
@@ -225,9 +231,9 @@ def run(experiment: str, trials: int | None, seconds: float | None, device: str 
 @main.command()
 @click.argument("name")
 @click.option("--trials", type=click.IntRange(min=1),
-              help="Raise the experiment's budget.max_trials (all sessions together).")
+              help="Set the experiment's budget.max_trials (all sessions together).")
 @click.option("--seconds", type=SECONDS,
-              help="Raise budget.max_seconds (all sessions together).")
+              help="Set budget.max_seconds (all sessions together).")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Where to write trials.csv and result.json (default: reports/<name>).")
 @_store_option
@@ -302,17 +308,24 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
                f"({len(spec.space)} parameters, budget {_budget_text(budget)}, "
                f"data {spec.data_dir or 'embedded subset'}, store {redact(store)})")
     printer = _ProgressPrinter(spec, budget)
+    import signal
+
+    def on_term(signum: int, frame: Any) -> None:  # systemd, Kubernetes, timeout(1)
+        raise _Terminated()
+
+    previous_term = signal.signal(signal.SIGTERM, on_term)
     try:
         outcome = run_experiment(spec, on_progress=printer, out_dir=out_dir, store=store,
                                  nightly=nightly, fresh=fresh, overrides=overrides,
                                  on_final=printer.final, on_step=printer.step,
                                  **(where or {}))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         printer.close()
-        click.echo("\ninterrupted: stopping. Every finished trial is in the store; the trial "
+        what = "terminated (SIGTERM)" if isinstance(err, _Terminated) else "interrupted"
+        click.echo(f"\n{what}: stopping. Every finished trial is in the store; the trial "
                    "in flight is marked interrupted and runs again first next time.", err=True)
         _print_partial(spec.name, store)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_TERMINATED if isinstance(err, _Terminated) else EXIT_INTERRUPTED)
     except LockedError as err:
         printer.close()
         _fail(f"{spec.name}: {err}; not started (exit {EXIT_LOCKED})", EXIT_LOCKED)
@@ -328,7 +341,13 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
     except BoHpoError as err:  # TuningError and the rest: tuning stopped
         printer.close()
         _fail(str(err), EXIT_TUNING_ERROR)
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
     printer.close()
+    if outcome.result.info.get("session_trials") == 0:
+        spent = outcome.result.budget_spent
+        click.echo(f"note: nothing to run: the budget is spent ({int(spent['trials'])} trials "
+                   f"evaluated); raise it with --trials, or start anew with --fresh")
     _print_outcome(outcome)
     _write_report_after_run(spec.name, store, out, out_dir)
 
@@ -534,15 +553,17 @@ def tell(name: str, trial: int, value: float | None, sem: float | None, failed: 
         _fail("tell needs a VALUE or --failed REASON (one of them)", EXIT_BAD_INPUT)
     try:
         exp = Experiment(name, store=store)
-        exp.tell(trial, None if value is None else (value, sem), failed=failed,
-                 detail=detail)
+        record = exp.tell(trial, None if value is None else (value, sem), failed=failed,
+                          detail=detail)
     except StoreError as err:
         code = EXIT_STORE if str(err).startswith(("cannot", "store")) else EXIT_BAD_INPUT
         _fail(str(err), code)
     except ConfigError as err:
         _fail(str(err), EXIT_BAD_INPUT)
-    click.echo(f"{name}: trial {trial} " + (f"failed ({failed})" if failed else
-                                              f"completed: {value:g}"))
+    detail = f": {record.detail}" if record.detail else ""
+    click.echo(f"{name}: trial {trial} " + (
+        f"completed: {record.mean:g}" if record.status == "completed"
+        else f"recorded as failed ({record.reason}{detail})"))
 
 
 def _open(store: str | None) -> Any:
@@ -588,8 +609,13 @@ def status(name: str, store: str | None) -> None:
                f"seed {info.seed}, space version {info.space_version}")
     budget = info.spec.get("budget") or {}
     evaluated = counts.get("completed", 0) + counts.get("failed", 0)
-    click.echo(f"  trials: {evaluated} evaluated of "
-               f"{budget.get('max_trials', '-')} ("
+    if nights:
+        limit = f" ({budget.get('max_trials', '-')} a night, {len(nights)} nights)"
+    elif info.spec.get("asktell"):
+        limit = " (ask/tell: no budget)"
+    else:
+        limit = f" of {budget.get('max_trials', '-')}"
+    click.echo(f"  trials: {evaluated} evaluated{limit} ("
                + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + ")"
                + f"; {info.seconds_spent:.0f} s of wall clock")
     summary = info.summary or {}

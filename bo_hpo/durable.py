@@ -240,7 +240,9 @@ class StoredExperiment:
         predictions = {r.trial: (r.predicted_mean, r.predicted_sem) for r in result.records
                        if r.predicted_mean is not None}
         self.store.set_predictions(self.info.id, predictions)
+        previous = (self.store.get_experiment(self.info.name).summary or {})
         summary = {
+            "final": previous.get("final"),  # kept: the runner reuses it if still current
             "best_trial": result.best_trial, "best_config": result.best_config,
             "best_predicted": None if result.best_predicted is None else
             [result.best_predicted.mean, result.best_predicted.sem],

@@ -355,6 +355,7 @@ class _Loop:
             self._drop_prepared()
             self.executor.shutdown()
         self.info["proposal_blocking_seconds"] = round(self.blocking_proposal_seconds, 3)
+        self.info["session_trials"] = self.session_trials
         return self._result(stop or "done")
 
     # ------------------------------------------------------------------ proposals ahead

@@ -140,7 +140,7 @@ def test_two_nights_continue_one_experiment_and_status_shows_both(tmp_path, monk
     assert status.exit_code == 0, status.output
     assert re.search(r"night 1: done, .*, 6 trials, best", status.output)
     assert re.search(r"night 2: done, .*, 6 trials, best", status.output)
-    assert "12 evaluated" in status.output
+    assert "12 evaluated (6 a night, 2 nights)" in status.output
     listing = runner.invoke(main, ["list", "--store", store])
     assert "nights" in listing.output and re.search(r"nights\s+\S+\s+12\s+2", listing.output)
 
@@ -253,3 +253,19 @@ def test_ctrl_c_keeps_what_completed_prints_a_summary_and_exits_130(tmp_path):
     assert "Traceback" not in out
     statuses = [r.status for r in _trials(store, "sigint")]
     assert statuses.count("interrupted") == 1 and "running" not in statuses
+
+
+def test_sigterm_is_handled_like_ctrl_c_and_releases_the_lease(tmp_path):
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    path = _write(tmp_path, name="sigterm", trials=20)
+    proc = _cli("run", str(path), env=_env(store, sleep=1.0), cwd=tmp_path)
+    _wait_for(lambda: any(r.status == "running" for r in _trials(store, "sigterm")),
+              what="a running trial")
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out
+    assert "terminated (SIGTERM): stopping" in out and "Traceback" not in out
+    st = open_store(store)
+    info = st.get_experiment("sigterm")
+    assert st.lease(info.id) is None and info.status == "interrupted"
+    assert [r.status for r in st.trials(info.id)].count("interrupted") == 1

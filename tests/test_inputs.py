@@ -222,3 +222,26 @@ def test_trial_timeouts_grow_with_the_first_trials_time(monkeypatch, tmp_path):
     monkeypatch.setattr(bo_hpo.loop._Loop, "_finish", finish)
     runner.run_experiment(spec, store=f"sqlite:///{tmp_path / 's.db'}")
     assert seen[0] == 1.0 and seen[1:] == [40.0, 40.0]
+
+
+def test_running_a_finished_experiment_again_says_so_and_reads_no_test_set(tmp_path):
+    path = tmp_path / "done.toml"
+    path.write_text('name = "done"\nevaluator = "mlp_fashion"\nseed = 0\n[space]\n'
+                    'learning_rate = ["log_uniform", 1e-3, 1e-2]\nhidden_dim = 16\n'
+                    'num_layers = 1\nepochs = 1\nbatch_size = 256\n[budget]\nmax_trials = 2\n'
+                    '[evaluator_settings]\ndevice = "cpu"\n')
+    runner = CliRunner()
+    first = runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert first.exit_code == 0, first.output
+    assert "final evaluation: retraining" in first.output
+    again = runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert again.exit_code == 0, again.output
+    assert "note: nothing to run: the budget is spent (2 trials evaluated)" in again.output
+    assert "final evaluation: retraining" not in again.output  # the cached scores are shown
+    assert "recommended  test_error" in again.output
+
+
+def test_a_sqlite_url_with_two_slashes_is_explained(tmp_path):
+    result = CliRunner().invoke(main, ["list", "--store", "sqlite://tuning.db"])
+    assert result.exit_code == 4 and "Traceback" not in result.output
+    assert "three slashes" in result.output and "sqlite:///tuning.db" in result.output

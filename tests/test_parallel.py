@@ -185,3 +185,18 @@ def test_ask_and_tell_in_python(tmp_path, objectives):
     assert third.number == 2
     records = later.result().records
     assert [r.status for r in records] == ["completed", "failed", "running"]
+
+
+def test_ask_refuses_an_incompatible_space_change_and_records_a_compatible_one(tmp_path):
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    bo_hpo.Experiment("grow", store=store, space=SPACE, seed=0).ask()
+    narrowed = {**SPACE}
+    del narrowed["optimizer"]
+    with pytest.raises(bo_hpo.SpaceChangedError, match="optimizer"):
+        bo_hpo.Experiment("grow", store=store, space=narrowed).ask()
+    widened = {**SPACE, "lr": ("log_uniform", 1e-6, 1e-1)}
+    trial = bo_hpo.Experiment("grow", store=store, space=widened).ask()
+    assert trial.number == 1
+    st = bo_hpo.store.open_store(store)
+    info = st.get_experiment("grow")
+    assert [v["version"] for v in st.space_versions(info.id)] == [1, 2]

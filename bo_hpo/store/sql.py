@@ -199,10 +199,16 @@ class SQLStore:
             path = self._sqlite_path()
             if path is not None:
                 self._check_sqlite_path(path)
-            engine = create_engine(
-                self.url, connect_args={"timeout": SQLITE_BUSY_MS / 1000,
-                                        "check_same_thread": False},
-            )
+            try:
+                engine = create_engine(
+                    self.url, connect_args={"timeout": SQLITE_BUSY_MS / 1000,
+                                            "check_same_thread": False},
+                )
+            except Exception as err:  # e.g. sqlite://file.db (two slashes, not three)
+                raise StoreError(
+                    f"store URL {self.display_url!r} is not usable ({self._scrub(err)}); a "
+                    f"SQLite file is sqlite:///relative/path.db or sqlite:////absolute/path.db"
+                ) from None
 
             @event.listens_for(engine, "connect")
             def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -239,7 +245,14 @@ class SQLStore:
     def _sqlite_path(self) -> Path | None:
         from sqlalchemy.engine import make_url
 
-        database = make_url(self.url).database
+        url = make_url(self.url)
+        if url.host:  # sqlite://tuning.db: the file name went into the host part
+            raise StoreError(
+                f"store URL {self.display_url!r}: a SQLite URL has three slashes before a "
+                f"relative path (sqlite:///{url.host}{'/' + url.database if url.database else ''}"
+                f") and four before an absolute one"
+            )
+        database = url.database
         if not database or database == ":memory:":
             return None
         return Path(database)
