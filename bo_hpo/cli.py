@@ -429,7 +429,8 @@ class _ProgressPrinter:
             value = f"{r.status}: {r.reason}"
         left = []
         if budget.max_trials:
-            left.append(f"{max(0, budget.max_trials - int(spent['trials']))} trials")
+            n = max(0, budget.max_trials - int(spent["trials"]))
+            left.append(f"{n} trial{'s' if n != 1 else ''}")
         if budget.max_seconds:
             left.append(f"{max(0.0, budget.max_seconds - spent['seconds']):.0f} s")
         best = "-" if progress.best_observed is None else f"{progress.best_observed:.4f}"

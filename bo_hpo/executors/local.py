@@ -95,6 +95,7 @@ class ThreadExecutor:
             raise ConfigError(f"workers must be a positive integer, got {workers!r}")
         self.capacity = workers
         self.in_process = True
+        self._slots: dict[int, int] = {}  # trial -> worker slot, for the trial table
         self._done: queue.Queue[Outcome] = queue.Queue()
         self._running: dict[int, tuple[float, float | None, float]] = {}
 
@@ -107,6 +108,9 @@ class ThreadExecutor:
         started, started_at = time.perf_counter(), time.time()
         self._running[trial] = (started, None if timeout is None else started + timeout,
                                 started_at)
+        taken = set(self._slots.values())
+        slot = next(i for i in range(self.capacity + len(taken) + 1) if i not in taken)
+        self._slots[trial] = slot
         config = dict(config)
 
         def target() -> None:
@@ -116,7 +120,7 @@ class ThreadExecutor:
                 outcome = Outcome(trial, error=err)
             outcome.seconds = time.perf_counter() - started
             outcome.started_at = started_at
-            outcome.worker = threading.current_thread().name
+            outcome.worker = f"thread {slot}"
             self._done.put(outcome)
 
         threading.Thread(target=target, name=f"bo_hpo-trial-{trial}", daemon=True).start()
@@ -139,6 +143,7 @@ class ThreadExecutor:
             outcomes = []
             if outcome is not None and outcome.trial in self._running:
                 del self._running[outcome.trial]
+                self._slots.pop(outcome.trial, None)
                 outcomes.append(outcome)
             now = time.perf_counter()
             for trial, (started, deadline, started_at) in list(self._running.items()):
@@ -146,6 +151,7 @@ class ThreadExecutor:
                     logger.warning("trial %d ran past its time limit; marked failed (timeout) "
                                    "and left running in a background thread", trial)
                     del self._running[trial]
+                    self._slots.pop(trial, None)  # its thread may go on; the slot is free
                     outcomes.append(Outcome(trial, timed_out=True, seconds=now - started,
                                             started_at=started_at))
             if outcomes:
@@ -153,3 +159,4 @@ class ThreadExecutor:
 
     def shutdown(self) -> None:
         self._running.clear()
+        self._slots.clear()

@@ -203,7 +203,10 @@ class ProcessExecutor:
             logger.warning("worker %d (pid %s) died with exit code %s running trial %d",
                            w.index, w.process.pid, code, trial)
             self._replace(w)
-            return Outcome(trial, error=WorkerLost(f"{label} died (exit code {code})"),
+            hint = ("; if every worker dies like this, the script that calls tune() may lack "
+                    "`if __name__ == \"__main__\":` (spawned workers import it)"
+                    if code == 1 else "")
+            return Outcome(trial, error=WorkerLost(f"{label} died (exit code {code}){hint}"),
                            seconds=seconds, started_at=w.started_at, worker=label)
         if w.deadline is not None and now >= w.deadline:
             label = self._label(w)
