@@ -29,10 +29,13 @@ def dies_once(config: dict) -> float:
     import signal
 
     marker = os.environ["BO_HPO_TEST_MARKER"]
-    if not os.path.exists(marker):
-        with open(marker, "w") as f:
-            f.write(str(os.getpid()))
-        os.kill(os.getpid(), signal.SIGKILL)
+    try:  # atomic: of workers starting at once, exactly one dies
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return slow(config)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
     return slow(config)
 
 
