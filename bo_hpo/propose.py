@@ -237,11 +237,16 @@ class AxProposer:
         """Ask Ax for one configuration (falling back to a random one if Ax fails)."""
         t0 = time.perf_counter()
         fallback: str | None = None
+        ax_fallback: str | None = None
         try:
-            with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(self.proposal_timeout):
+            with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(
+                    self.proposal_timeout), _ax_fallbacks() as ax_gave_up:
                 trials = self.client.get_next_trials(max_trials=1)
             (ax_index, ax_params), = trials.items()
             generator = self._generator_name(ax_index)
+            if ax_gave_up:  # Ax's model failed and it drew a quasi-random point instead
+                generator, ax_fallback = "ax_fallback", ax_gave_up[-1][:500]
+                logger.info("Ax fell back to quasi-random: %s", ax_fallback)
             ax_index, ax_params = self._canonical(ax_index, ax_params)
         except ProposalTimeout as err:
             fallback = str(err)
@@ -255,7 +260,8 @@ class AxProposer:
                 ax_index = self.client.attach_trial(parameters=ax_params, arm_name=None)
             generator = "fallback"
         seconds = time.perf_counter() - t0
-        return Proposal(ax_index, self.translation.decode(ax_params), seconds, generator, fallback)
+        return Proposal(ax_index, self.translation.decode(ax_params), seconds, generator,
+                        fallback or ax_fallback)
 
     def _canonical(self, ax_index: int, ax_params: Mapping[str, Any]) -> tuple[int, dict]:
         """Make Ax's record of a trial match what will be evaluated.
@@ -397,6 +403,39 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
         elif v != w:
             return False
     return True
+
+
+class _FallbackFilter(logging.Filter):
+    """Takes Ax's "switching to fallback model" warnings out of the console and keeps them,
+    so that the trial is labelled instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "switching to fallback" in message:
+            self.messages.append(message)
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def _ax_fallbacks() -> Iterator[list[str]]:
+    """The messages of Ax's model fallbacks during the block (Ax logs them at WARNING from
+    its generation node, then proposes quasi-random points)."""
+    catcher = _FallbackFilter()
+    loggers = [logging.getLogger("ax"),
+               logging.getLogger("ax.generation_strategy.generation_node")]
+    targets = [h for lg in loggers for h in lg.handlers] + loggers
+    for target in targets:
+        target.addFilter(catcher)
+    try:
+        yield catcher.messages
+    finally:
+        for target in targets:
+            target.removeFilter(catcher)
 
 
 @contextlib.contextmanager
