@@ -179,7 +179,8 @@ def run_experiment(
                 result.best_config, data=data, seed=spec.seed, device=spec.device
             )
         if result.baseline is not None:
-            if result.baseline["trial"] == result.best_trial:
+            if (result.baseline["trial"] == result.best_trial
+                    or result.baseline["config"] == result.best_config):
                 final["baseline"] = final["recommended"]  # the same config: trained once
             else:
                 if on_final:
