@@ -61,6 +61,7 @@ import queue as _queue
 import sys
 import time
 import traceback
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ def _quiet_libraries(method: str) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-    if method in ("ax", "bo_hpo", "bo_hpo_random"):
+    if method.partition("@")[0] in ("ax", "bo_hpo", "bo_hpo_random"):
         import torch
         from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
 
@@ -269,7 +270,8 @@ def run_ax(
         feasible = problem.feasible(cfg)
         if feasible:
             mean, sem = problem.observe(cfg, rng)
-            client.complete_trial(trial_index=idx, raw_data={"loss": (mean, sem)})
+            value = mean if opts.get("observe") == "bare" else (mean, sem)
+            client.complete_trial(trial_index=idx, raw_data={"loss": value})
         elif opts["infeasible"] == "worst":
             client.complete_trial(trial_index=idx, raw_data={"loss": (WORST, 0.0)})
         else:
@@ -385,11 +387,13 @@ def _run_bo_hpo(
     opts: dict[str, Any],
 ) -> None:
     import bo_hpo
+    from bo_hpo import propose
     from bo_hpo.errors import TrialFailed
 
+    propose.SETTINGS = propose.ModelSettings(**{**VARIANTS[opts.get("variant") or "default"]})
     n_done = 0
 
-    def objective(config: dict[str, Any]) -> tuple[float, float]:
+    def objective(config: dict[str, Any]) -> float | tuple[float, float]:
         nonlocal n_done
         cfg = active_config(problem.space, dict(config))
         feasible = problem.feasible(cfg)
@@ -400,12 +404,15 @@ def _run_bo_hpo(
         )
         if not feasible:
             raise TrialFailed("infeasible", f"{cfg}")
-        return problem.observe(cfg, rng)
+        mean, sem = problem.observe(cfg, rng)
+        return mean if opts.get("observe") == "bare" else (mean, sem)
 
     def callback(progress: Any) -> None:
         if n_done in checkpoints and n_done < n_trials:
             rec, _mean, _sem = progress.recommend()
             report("checkpoint", {"n": n_done, "config": None if rec is None else dict(rec)})
+        if n_done in checkpoints:
+            report("alternatives", {"n": n_done, "configs": _alternatives(progress._loop)})
 
     res = bo_hpo.tune(
         objective,
@@ -440,6 +447,28 @@ def _run_bo_hpo(
     report("note", {"n": n_trials, "note": info})
 
 
+def _alternatives(loop: Any) -> dict[str, dict[str, Any]]:
+    """Other rules for picking the recommendation from the same run (scored alongside, at
+    no extra cost): the best observed value; the lowest ``mean + k * sem`` of the model's
+    predictions (pessimistic, k = 0.5, 1); among the configurations predicted within one
+    SEM of the best, the one the model is surest of."""
+    completed = loop._completed()
+    if not completed:
+        return {}
+    best, predictions = loop._predicted_best()
+    out = {"observed": dict(min(completed, key=lambda r: r.mean).config)}
+    if predictions:
+        def pick(key: Callable[[Any], float]) -> dict[str, Any]:
+            return dict(min(completed, key=lambda r: key(predictions[r.trial])).config)
+
+        out["pess0.5"] = pick(lambda p: p.mean + 0.5 * p.sem)
+        out["pess1"] = pick(lambda p: p.mean + p.sem)
+        top = predictions[best.trial]
+        near = [r for r in completed if predictions[r.trial].mean <= top.mean + top.sem]
+        out["surest_near_best"] = dict(min(near, key=lambda r: predictions[r.trial].sem).config)
+    return out
+
+
 def run_bo_hpo(
     problem: Problem,
     seed: int,
@@ -462,6 +491,25 @@ def run_bo_hpo_random(
     opts: dict[str, Any],
 ) -> None:
     _run_bo_hpo("random", problem, seed, n_trials, checkpoints, rng, report, opts)
+
+
+#: ``bo_hpo@NAME`` runs ``tune()`` with ``bo_hpo.propose.ModelSettings(**VARIANTS[NAME])``
+#: (the ablation: each entry changes one setting of today's defaults).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "ax_effort": {"num_restarts": 20, "raw_samples": 1024, "maxiter_alternating": None},
+    "restarts20": {"num_restarts": 20},
+    "raw1024": {"raw_samples": 1024},
+    "no_alt_cap": {"maxiter_alternating": None},
+    "warp": {"input_warping": True},
+    "catkernel": {"categorical_kernel": True},
+}
+
+
+def runner_for(method: str) -> tuple[Callable[..., None], str | None]:
+    """The runner of ``method`` and its variant (``bo_hpo@warp`` -> run_bo_hpo, "warp")."""
+    base, _, variant = method.partition("@")
+    return RUNNERS[base], (variant or None)
 
 
 RUNNERS: dict[str, Callable[..., None]] = {
@@ -489,16 +537,18 @@ def _child_main(task: dict[str, Any], q: Any) -> None:
         _THREADS[0] = task["threads"]
         _quiet_libraries(task["method"])
         problem = get_problem(task["problem"])
-        pidx = sorted(PROBLEM_FACTORIES).index(task["problem"])
-        noise_rng = np.random.default_rng([task["seed"], pidx, 20240])  # same for all methods
-        RUNNERS[task["method"]](
+        # the same noise for every method; keyed on the name, so adding problems changes nothing
+        pkey = zlib.crc32(task["problem"].encode())
+        noise_rng = np.random.default_rng([task["seed"], pkey, 20240])
+        run, variant = runner_for(task["method"])
+        run(
             problem,
             task["seed"],
             task["n_trials"],
             task["checkpoints"],
             noise_rng,
             report,
-            task["opts"],
+            {**task["opts"], "variant": variant},
         )
         report("done", {})
     except BaseException as exc:  # report everything, including SystemExit from a library
@@ -522,6 +572,8 @@ def _new_record(task: dict[str, Any]) -> dict[str, Any]:
         "problem": task["problem"],
         "seed": task["seed"],
         "n_trials": task["n_trials"],
+        "checkpoint_list": list(task["checkpoints"]),
+        "opts": task["opts"],
         "status": "running",
         "error": None,
         "wall_seconds": None,
@@ -536,6 +588,8 @@ def _apply_message(rec: dict[str, Any], kind: str, payload: dict[str, Any]) -> N
         rec["trials"].append(payload)
     elif kind == "checkpoint":
         rec["checkpoints"][int(payload["n"])] = {"config": payload["config"]}
+    elif kind == "alternatives":
+        rec.setdefault("alternatives", {})[int(payload["n"])] = payload["configs"]
     elif kind == "proposal_seconds":
         for t, s in zip(rec["trials"], payload["seconds"], strict=False):
             t["proposal_seconds"] = s
@@ -641,6 +695,9 @@ def score_record(rec: dict[str, Any], problem: Problem) -> None:
         seen = [t["true"] for t in trials[: int(n)] if t["true"] is not None]
         cp["oracle_regret"] = (min(seen) - problem.optimum) if seen else WORST - problem.optimum
         cp["n_feasible_trials"] = sum(1 for t in trials[: int(n)] if t["feasible"])
+    for n, alts in rec.get("alternatives", {}).items():
+        cp = rec["checkpoints"].setdefault(int(n), {})
+        cp["alt_regret"] = {rule: problem.regret(c) for rule, c in alts.items()}
 
 
 def _q90(values: Sequence[float]) -> float:
@@ -678,6 +735,27 @@ def regret_table(
             row["runs ok/timeout/err"] = "/".join(
                 str(sum(r["status"] == s for r in recs)) for s in ("ok", "timeout", "error")
             )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def rules_table(records: list[dict[str, Any]], checkpoints: Sequence[int]) -> pd.DataFrame:
+    """Median regret of each recommendation rule of the bo_hpo runs (``model``: the one
+    ``tune()`` returns; the others from ``_alternatives``), per problem and method."""
+    rows = []
+    keys = sorted({(r["problem"], r["method"]) for r in records if r.get("alternatives")})
+    for pname, m in keys:
+        recs = [r for r in records if r["problem"] == pname and r["method"] == m]
+        rules = ["model", *sorted({k for r in recs for a in r.get("alternatives", {}).values()
+                                   for k in a})]
+        for rule in rules:
+            row: dict[str, Any] = {"problem": pname, "method": m, "rule": rule}
+            for n in checkpoints:
+                cps = [r["checkpoints"].get(n, {}) for r in recs]
+                vals = [cp["regret"] if rule == "model" else cp.get("alt_regret", {}).get(rule)
+                        for cp in cps]
+                vals = [v for v in vals if v is not None]
+                row[f"regret@{n} med"] = float(np.median(vals)) if vals else math.nan
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -849,6 +927,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="half-width of each timing window, trials at-w .. at+w (default 5; --quick: 2)",
     )
     p.add_argument(
+        "--observe",
+        choices=["bare", "sem"],
+        default="bare",
+        help="what the objective returns to bo_hpo and Ax: a bare float, so the noise "
+        "must be inferred (default, as most users' objectives), or (mean, sem) with the "
+        "true noise sd; Optuna and random search always get the bare value",
+    )
+    p.add_argument(
+        "--reuse",
+        type=Path,
+        action="append",
+        default=[],
+        help="earlier JSON results (repeatable): a finished run with the same method, "
+        "problem, seed, length, checkpoints and options is taken from there instead of "
+        "being run again (runs are deterministic given the seed); the JSON records which",
+    )
+    p.add_argument(
         "--infeasible",
         choices=["fail", "worst"],
         default="fail",
@@ -898,7 +993,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = {
         "problems": "all",
         "seeds": 5,
-        "trials": "20,50",
+        "trials": "15,20,50,100",
         "timing_trials": 100,
         "timing_at": "25,50,100",
         "timing_window": 5,
@@ -922,13 +1017,42 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if args.problems == "all"
         else _name_list(args.problems, list(PROBLEM_FACTORIES), "problems")
     )
-    args.method_list = _name_list(args.methods, ALL_METHODS, "methods")
+    args.method_list = _name_list(args.methods, ALL_METHODS + [
+        f"bo_hpo@{v}" for v in VARIANTS], "methods")
     args.checkpoints = sorted(set(_int_list(args.trials)))
     args.timing_problem_list = _name_list(
         args.timing_problems, list(PROBLEM_FACTORIES), "timing problems"
     )
     args.timing_at_list = _int_list(args.timing_at)
     return args
+
+
+def _reuse_key(r: dict[str, Any]) -> tuple:
+    return (r["phase"], r["method"], r["problem"], r["seed"], r["n_trials"],
+            tuple(int(c) for c in r["checkpoints"]), json.dumps(r["opts"], sort_keys=True))
+
+
+def _take_reused(
+    tasks: list[dict[str, Any]], paths: Sequence[Path], on_finish: Callable[[dict], None]
+) -> list[dict[str, Any]]:
+    """Hand finished runs from earlier JSON files to ``on_finish``; return the rest."""
+    found: dict[tuple, dict[str, Any]] = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text()).get("runs", []):
+            if r.get("status") == "ok" and "opts" in r:
+                r["checkpoints"] = {int(k): v for k, v in r["checkpoints"].items()}
+                found[(*_reuse_key({**r, "checkpoints": r["checkpoint_list"]}),)] = {
+                    **r, "reused_from": str(path)}
+    left = []
+    for t in tasks:
+        r = found.get(_reuse_key(t))
+        if r is None:
+            left.append(t)
+        else:
+            on_finish(r)
+    if len(left) < len(tasks):
+        log(f"reused {len(tasks) - len(left)} finished runs from {', '.join(map(str, paths))}")
+    return left
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -947,7 +1071,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     q_threads = args.threads or max(1, cores // args.workers)
     t_threads = args.threads or cores
-    opts = {"infeasible": args.infeasible}
+    opts = {"infeasible": args.infeasible, "observe": args.observe}
     seeds = list(range(args.seed_offset, args.seed_offset + args.seeds))
     n_run = max(args.checkpoints)
 
@@ -1013,6 +1137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "timing_at": args.timing_at_list,
         "timing_window": args.timing_window,
         "infeasible": args.infeasible,
+        "observe": args.observe,
+        "reused_from": [str(x) for x in args.reuse],
         "max_run_seconds": args.max_run_seconds,
         "workers": args.workers,
         "threads_quality": q_threads,
@@ -1045,6 +1171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         all_records.append(rec)
         write_json(final=False)  # partial results survive an interrupted benchmark
 
+    quality = _take_reused(quality, args.reuse, on_finish)
     run_tasks(quality, args.workers, args.max_run_seconds, on_finish)
     if timing:
         run_tasks(timing, 1, args.max_run_seconds, on_finish)
@@ -1054,7 +1181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     reg = regret_table(q_recs, args.checkpoints, args.method_list, args.problem_list)
     ovr = overall_table(reg, args.checkpoints)
     tim = timing_table(t_recs, args.timing_at_list, args.timing_window, args.method_list)
-    write_json(final=True, tables={"regret": reg, "overall": ovr, "timing": tim})
+    rules = rules_table(q_recs, args.checkpoints)
+    write_json(final=True, tables={"regret": reg, "overall": ovr, "timing": tim,
+                                   "rules": rules})
 
     errors = [r for r in all_records if r["status"] == "error"]
     print(
@@ -1064,6 +1193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_fmt(reg))
     print("\n# Overall (mean over problems of the median regret; mean rank per problem)")
     print(_fmt(ovr))
+    if len(rules):
+        print("\n# bo_hpo's recommendation rules: median regret (model = what tune() returns)")
+        print(_fmt(rules))
+        summary = rules.drop(columns=["problem"]).groupby(["method", "rule"]).mean()
+        print("\n# ... mean over problems")
+        print(_fmt(summary.reset_index()))
     src = "timing runs" if any(r["phase"] == "timing" for r in all_records) else "quality runs"
     print(f"\n# Seconds per proposal around trial N (+-{args.timing_window}), from the {src}")
     print(_fmt(tim))

@@ -64,3 +64,34 @@ def generator_node(client: Any, ax_index: int) -> str | None:
     trial = client._experiment.trials[ax_index]
     run = getattr(trial, "generator_run", None)
     return getattr(run, "_generation_node_name", None) if run is not None else None
+
+
+
+def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = False) -> dict:
+    """Keyword arguments for Ax's modular BoTorch generator beyond its defaults.
+
+    ``input_warping``: a learned Kumaraswamy warp of every input (BoTorch's ``Warp``, which
+    normalises with the search space's bounds first). ``categorical_kernel``: unordered
+    choices stay categories (Ax's ``Mixed_transforms``, no one-hot), so Ax models them
+    with ``MixedSingleTaskGP``'s categorical kernel.
+    """
+    kwargs: dict[str, Any] = {}
+    if input_warping:
+        from ax.generators.torch.botorch_modular.surrogate import ModelConfig, SurrogateSpec
+        from botorch.models.transforms.input import Warp
+
+        kwargs["surrogate_spec"] = SurrogateSpec(
+            model_configs=[ModelConfig(input_transform_classes=[Warp], name="warped")])
+    if categorical_kernel:
+        from ax.adapter.registry import MBM_X_trans, Mixed_transforms, Y_trans
+
+        kwargs["transforms"] = [*MBM_X_trans[:1], *Mixed_transforms, *Y_trans]
+    return kwargs
+
+
+def set_generator_kwargs(strategy: Any, node_name: str, kwargs: dict[str, Any]) -> None:
+    """Update the generator kwargs of every generator of the node ``node_name``."""
+    for node in strategy._nodes:
+        if node.name == node_name:
+            for spec in node.generator_specs:
+                spec.generator_kwargs = {**spec.generator_kwargs, **kwargs}

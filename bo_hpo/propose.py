@@ -33,13 +33,40 @@ logger = logging.getLogger(__name__)
 
 METRIC = "objective"
 
-#: Acquisition optimiser settings (Ax's defaults are 20 restarts and 1024 raw samples).
-OPTIMIZER_KWARGS: dict[str, Any] = {
-    "num_restarts": 4,
-    "raw_samples": 256,
-    "options": {"maxiter_alternating": 8},
-}
+@dataclass(frozen=True)
+class ModelSettings:
+    """How the GP phase models and proposes. The defaults are ``tune()``'s;
+    ``benchmarks/search_quality.py --variants`` measures the alternatives.
 
+    Attributes:
+        num_restarts, raw_samples: the acquisition optimiser's effort (Ax's defaults are 20
+            restarts and 1024 raw samples).
+        maxiter_alternating: cap on the mixed optimiser's alternating iterations
+            (``None``: BoTorch's default).
+        input_warping: a learned Kumaraswamy warp of every input (BoTorch's ``Warp``).
+        categorical_kernel: keep unordered choices as categories under a categorical
+            kernel (``MixedSingleTaskGP``) instead of one-hot encoding them.
+    """
+
+    num_restarts: int = 4
+    raw_samples: int = 256
+    maxiter_alternating: int | None = 8
+    input_warping: bool = False
+    categorical_kernel: bool = False
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return _ax.model_kwargs(input_warping=self.input_warping,
+                                categorical_kernel=self.categorical_kernel)
+
+    def optimizer_kwargs(self) -> dict[str, Any]:
+        options = ({} if self.maxiter_alternating is None
+                   else {"maxiter_alternating": self.maxiter_alternating})
+        return {"num_restarts": self.num_restarts, "raw_samples": self.raw_samples,
+                "options": options}
+
+
+#: The settings every new proposer uses (replaced only by benchmarks and tests).
+SETTINGS = ModelSettings()
 
 #: Hit-and-run settings for starting points inside linear constraints (BoTorch: 10000, 32).
 POLYTOPE_OPTIONS: dict[str, Any] = {"n_burnin": 500, "n_thinning": 4}
@@ -122,6 +149,7 @@ class AxProposer:
         self.proposal_timeout = proposal_timeout
         self._is_valid = is_valid
         self._rng = np.random.default_rng(seed)
+        self.settings = SETTINGS
         self.client = Client(random_seed=seed)
         with _quiet():
             self.client.configure_experiment(
@@ -131,7 +159,7 @@ class AxProposer:
             )
             self.client.configure_optimization(objective=("-" if minimize else "") + METRIC)
             self.client.set_generation_strategy(self._generation_strategy(
-                method, n_initial, seed, self._optimizer_kwargs(), parallel))
+                method, n_initial, seed, self._optimizer_kwargs(), parallel, self.settings))
         self._has_conditionals = any(p.when for p in space.params.values())
         self._sems: list[float] = []
         self._means: list[float] = []
@@ -149,7 +177,7 @@ class AxProposer:
         """Acquisition optimiser settings for this space (``None``: Ax's defaults)."""
         if self._fully_discrete():
             return None
-        kwargs = {**OPTIMIZER_KWARGS, "options": dict(OPTIMIZER_KWARGS["options"])}
+        kwargs = self.settings.optimizer_kwargs()
         continuous = all(
             hasattr(p, "bounds") and p.parameter_type == "float"
             for p in self.translation.parameters
@@ -166,10 +194,12 @@ class AxProposer:
     def _generation_strategy(
         method: str, n_initial: int | None, seed: int | None,
         optimizer_kwargs: dict[str, Any] | None = None, parallel: bool = False,
+        settings: ModelSettings | None = None,
     ) -> Any:
         from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
         from ax.api.utils.structs import GenerationStrategyDispatchStruct
 
+        settings = settings or SETTINGS
         struct = GenerationStrategyDispatchStruct(
             method="random_search" if method == "random" else "fast",
             initialization_budget=n_initial,
@@ -182,6 +212,8 @@ class AxProposer:
         gs = choose_generation_strategy(struct=struct)
         if method != "random" and optimizer_kwargs is not None:
             _ax.set_model_gen_options(gs, "MBM", {"optimizer_kwargs": optimizer_kwargs})
+        if method != "random":
+            _ax.set_generator_kwargs(gs, "MBM", settings.model_kwargs())
         return gs
 
     # ----------------------------------------------------------------- resuming
@@ -384,7 +416,8 @@ class AxProposer:
             return cached[1]
         try:
             with _quiet(), _torch_threads(PROPOSAL_THREADS):
-                adapter = Generators.BOTORCH_MODULAR(experiment=experiment, data=data)
+                adapter = Generators.BOTORCH_MODULAR(
+                    experiment=experiment, data=data, **self.settings.model_kwargs())
         except Exception as err:  # recommendation falls back to observed values, logged
             logger.warning("could not fit the model for the recommendation: %s", err)
             return None

@@ -1,0 +1,60 @@
+"""The GP phase's settings reach Ax: the model that proposes is the model that predicts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bo_hpo import propose
+from bo_hpo import SearchSpace
+
+SPACE = {
+    "opt": ("choice", ["a", "b", "c"]),
+    "lr": ("log_uniform", 1e-5, 1.0),
+    "x": ("uniform", 0.0, 1.0),
+}
+
+
+def _loss(c):
+    return (math.log10(c["lr"]) + 3) ** 2 + (c["x"] - 0.3) ** 2 + {"a": 0, "b": 1, "c": 2}[c["opt"]]
+
+
+def _fitted_model(settings: propose.ModelSettings, monkeypatch):
+    monkeypatch.setattr(propose, "SETTINGS", settings)
+    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=6)
+    for _ in range(7):  # 6 Sobol points, then one GP proposal
+        p = proposer.propose()
+        proposer.complete(p.ax_index, _loss(p.config), None)
+    assert p.generator == "gp"
+    adapter = proposer._fitted_adapter()
+    return adapter.generator.surrogate.model
+
+
+def test_defaults_one_hot_the_choice_without_warping(monkeypatch):
+    model = _fitted_model(propose.ModelSettings(), monkeypatch)
+    assert type(model).__name__ == "SingleTaskGP"
+    assert model.train_inputs[0].shape[-1] == 5  # opt one-hot (3) + lr + x
+    assert "Warp" not in type(getattr(model, "input_transform", None)).__name__
+
+
+def test_categorical_kernel_keeps_the_choice_one_dimension(monkeypatch):
+    model = _fitted_model(propose.ModelSettings(categorical_kernel=True), monkeypatch)
+    assert type(model).__name__ == "MixedSingleTaskGP"
+    assert model.train_inputs[0].shape[-1] == 3
+
+
+def test_input_warping_adds_a_learned_warp(monkeypatch):
+    model = _fitted_model(propose.ModelSettings(input_warping=True), monkeypatch)
+    assert type(model.input_transform).__name__ == "Warp"
+
+
+@pytest.mark.parametrize("cap", [None, 3])
+def test_optimizer_effort_reaches_the_generation_strategy(cap):
+    settings = propose.ModelSettings(num_restarts=7, raw_samples=77, maxiter_alternating=cap)
+    gs = propose.AxProposer._generation_strategy("bo", None, 0, settings.optimizer_kwargs(),
+                                                 settings=settings)
+    (spec,) = [s for n in gs._nodes if n.name == "MBM" for s in n.generator_specs]
+    kwargs = spec.generator_gen_kwargs["model_gen_options"]["optimizer_kwargs"]
+    assert (kwargs["num_restarts"], kwargs["raw_samples"]) == (7, 77)
+    assert kwargs["options"] == ({} if cap is None else {"maxiter_alternating": 3})
