@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from bo_hpo import propose
-from bo_hpo import SearchSpace
+from bo_hpo import SearchSpace, propose
 
 SPACE = {
     "opt": ("choice", ["a", "b", "c"]),
