@@ -390,7 +390,9 @@ def _run_bo_hpo(
     from bo_hpo import propose
     from bo_hpo.errors import TrialFailed
 
-    propose.SETTINGS = propose.ModelSettings(**{**VARIANTS[opts.get("variant") or "default"]})
+    variant = dict(VARIANTS[opts.get("variant") or "default"])
+    propose.RETIRE_AS = variant.pop("retire_as", propose.RETIRE_AS)
+    propose.SETTINGS = propose.ModelSettings(**variant)
     n_done = 0
 
     def objective(config: dict[str, Any]) -> float | tuple[float, float]:
@@ -503,6 +505,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_alt_cap": {"maxiter_alternating": None},
     "warp": {"input_warping": True},
     "catkernel": {"categorical_kernel": True},
+    # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
+    "pending_bug": {"retire_as": "abandoned"},
 }
 
 

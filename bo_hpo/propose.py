@@ -65,6 +65,9 @@ class ModelSettings:
                 "options": options}
 
 
+#: How a trial that will never get data leaves Ax's modelling (see ``_retire``).
+RETIRE_AS = "failed"
+
 #: The settings every new proposer uses (replaced only by benchmarks and tests).
 SETTINGS = ModelSettings()
 
@@ -309,9 +312,24 @@ class AxProposer:
         if not self._has_conditionals and _same(canonical, ax_params):
             return ax_index, dict(ax_params)
         with _quiet():
-            self.client.mark_trial_abandoned(ax_index)
+            self._retire(ax_index, "replaced by a trial with the canonical encoding")
             new_index = self.client.attach_trial(parameters=canonical)
         return new_index, canonical
+
+    def _retire(self, ax_index: int, reason: str) -> None:
+        """Take a trial that will never get data out of Ax's modelling.
+
+        Marked FAILED, not ABANDONED: Ax treats the arms of abandoned trials as pending
+        for ever, and the acquisition function then penalises their neighbourhood as if
+        they were still running. Under conditionals or divisibility every model proposal
+        is replaced, so the model's own best points piled up as phantom pending points
+        and kept it from refining a basin. (Both statuses count alike towards Ax's
+        initialisation budget.)
+        """
+        if RETIRE_AS == "abandoned":  # the old behaviour, kept for benchmarks' ablation
+            self.client.mark_trial_abandoned(ax_index)
+        else:
+            self.client.mark_trial_failed(ax_index, failed_reason=reason)
 
     def attach(self, config: Mapping[str, Any], generator: str = "baseline") -> Proposal:
         """Register a user-given configuration (the baseline) as a trial."""
@@ -351,12 +369,12 @@ class AxProposer:
 
     def reject(self, ax_index: int) -> None:
         """An invalid proposal: the model is told the worst value seen so far; before any
-        value exists (the Sobol phase) the trial is abandoned so Sobol moves on."""
+        value exists (the Sobol phase) the trial is retired so Sobol moves on."""
         if self._means:
             self._impute(ax_index)
         else:
             with _quiet():
-                self.client.mark_trial_abandoned(ax_index)
+                self._retire(ax_index, "invalid configuration")
 
     def _impute(self, ax_index: int) -> None:
         worst = max(self._means) if self.minimize else min(self._means)
