@@ -6,7 +6,7 @@ in a scratch copy):
 * the recommendation is the evaluated config with the best model-predicted mean, not the
   luckiest raw draw (removal: pick by observed mean in ``_Loop._predicted_best``);
 * invalid proposals are shown to the model at the worst value seen so far (removal:
-  ``AxProposer.reject`` always abandons the Ax trial);
+  ``AxProposer.reject`` always retires the Ax trial);
 * the objective's SEM reaches Ax (removal: ``AxProposer.complete`` passes ``None``);
 * failures that say something about the config (``PENALISED_REASONS``) reach the model at
   the worst value seen so far, other failures do not (removal: ``penalise=False`` always in
@@ -209,15 +209,15 @@ def test_a_maximising_run_imputes_the_lowest_value_not_the_highest():
     assert spread >= 1, result.trials
 
 
-def test_an_invalid_first_proposal_is_abandoned_and_the_run_goes_on():
-    # survivors: the abandon branch of ``reject`` (no value seen yet) broken, since Ax opens
+def test_an_invalid_first_proposal_is_retired_and_the_run_goes_on():
+    # survivors: the retire branch of ``reject`` (no value seen yet) broken, since Ax opens
     # with the centre of the space, which this predicate rejects; and a numpy boolean from
     # ``is_valid`` (what a numpy comparison gives) no longer read as True or False
     result, loop = _run(lambda c: c["x"], LINE, budget=4, method="random", seed=0,
                         is_valid=lambda c: np.abs(c["x"] - 0.5) > 0.05)
     first = result.records[0]
     assert first.status == "invalid" and first.config == {"x": 0.5}
-    assert _ax_status(loop, first).is_abandoned
+    assert _ax_status(loop, first).is_failed  # not abandoned: that would stay pending
     assert loop._ax_index[first.trial] not in _ax_rows(loop)
     assert result.budget_spent["trials"] == 4
     assert sum(r.status == "completed" for r in result.records) == 4
