@@ -1,0 +1,102 @@
+"""The benchmark's test problems (benchmarks/problems.py, benchmarks/real_problems.py).
+
+Synthetic problems: the stated optimum is attained at ``argmin`` and no random or locally
+perturbed configuration beats it. Real (scikit-learn) problems: ``observe`` returns finite
+losses in range, ``true`` is deterministic, the hard-coded reference optimum is reproduced.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import problems as P  # noqa: E402
+
+SYNTHETIC = [n for n in P.PROBLEM_FACTORIES if n not in P.REAL_PROBLEMS]
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_synthetic_optimum_verified(name: str) -> None:
+    p = P.get_problem(name)
+    r = P.check_problem(p, n_random=3000, n_local=2000)
+    assert r["ok"], r
+    assert r["argmin_feasible"]
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_synthetic_noise_realistic(name: str) -> None:
+    p = P.get_problem(name)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        cfg = P.sample_config(p.space, rng)
+        if not p.feasible(cfg):
+            continue
+        mean, sem = p.observe(cfg, rng)
+        assert math.isfinite(mean) and 0.0 < sem < 0.2
+
+
+def test_new_problems_registered() -> None:
+    for name in (
+        "multimodal_lr_wd",
+        "cat_heavy",
+        "conditional_narrow",
+        "high_dim_16",
+        "branin_log",
+        "svc_digits",
+        "gbm_cv",
+    ):
+        assert name in P.PROBLEM_FACTORIES
+
+
+def test_high_dim_16_has_every_kind() -> None:
+    p = P.get_problem("high_dim_16")
+    assert len(p.space) == 16
+    kinds = {P.spec_kind(s) for s in p.space.values()}
+    assert kinds == {"uniform", "log_uniform", "int", "log_int", "ordered", "choice"}
+
+
+def test_branin_three_global_minima() -> None:
+    p = P.get_problem("branin_log")
+    for ab in P.BRANIN_MINIMA:
+        cfg = {**P._br_from_ab(*ab), "label_smoothing": 0.25}
+        assert abs(p.true(cfg) - p.optimum) < 1e-9
+
+
+def test_conditional_narrow_is_narrow() -> None:
+    p = P.get_problem("conditional_narrow")
+    best = dict(p.argmin)
+    assert p.true(best) == pytest.approx(0.18)
+    # 0.1 away in momentum (lr keeping the effective lr): worse than Adam's plateau (0.20)
+    off = {**best, "momentum": 0.85, "lr": 0.05 * 0.15 / 0.05}
+    assert p.true(off) > 0.20
+    adam = {"optimizer": "Adam", "lr": 1e-3, "beta2": 0.999}
+    assert p.true(adam) == pytest.approx(0.20)
+
+
+@pytest.mark.parametrize("name", ["svc_digits", "gbm_cv"])
+def test_real_problem(name: str) -> None:
+    import sklearn  # noqa: F401  (a dev dependency: a missing one fails, not skips)
+    p = P.get_problem(name)
+    rng = np.random.default_rng(0)
+    cfgs = [dict(p.argmin)] + [P.sample_config(p.space, rng) for _ in range(2)]
+    for cfg in cfgs:
+        mean, sem = p.observe(cfg, rng)
+        assert math.isfinite(mean) and 0.0 <= mean <= 1.0
+        assert math.isfinite(sem) and 0.0 < sem < 0.5
+        t = p.true(cfg)
+        assert 0.0 <= t <= 1.0
+        assert 0.0 < p.noise_sd(cfg) < 0.5
+    # repeated observations differ (fresh CV shuffle), true is deterministic (also uncached)
+    obs = {p.observe(p.argmin, rng)[0] for _ in range(5)}
+    assert len(obs) > 1
+    t1 = p.true(p.argmin)
+    p.objective._cache.clear()
+    assert p.true(p.argmin) == t1
+    # the hard-coded reference optimum (found with scikit-learn 1.9.1) is reproduced
+    assert abs(t1 - p.optimum) < 0.01
