@@ -8,8 +8,16 @@ a replay), and which node generated a trial. When Ax changes, this is the file t
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
+import inspect
 import logging
+import threading
+from collections.abc import Iterator
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 def import_ax() -> Any:
@@ -95,3 +103,69 @@ def set_generator_kwargs(strategy: Any, node_name: str, kwargs: dict[str, Any]) 
         if node.name == node_name:
             for spec in node.generator_specs:
                 spec.generator_kwargs = {**spec.generator_kwargs, **kwargs}
+
+
+# ---------------------------------------------------------------- polytope chain length
+#: (n_burnin, n_thinning) for BoTorch's hit-and-run sampler in the current proposal, or
+#: None outside ``short_polytope_chains`` (then BoTorch's own values apply). A context
+#: variable, so a proposal computed ahead in another thread sets it only for itself.
+_POLYTOPE_CHAIN: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "bo_hpo_polytope_chain", default=None)
+_HOOK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def short_polytope_chains(n_burnin: int, n_thinning: int) -> Iterator[None]:
+    """Cap the hit-and-run chain BoTorch runs for starting points under linear
+    constraints to ``n_burnin`` burn-in steps and thinning ``n_thinning``, for the block.
+
+    BoTorch takes these from the acquisition optimiser's options (defaults 10,000 and
+    32), but its mixed-space optimiser rejects those keys and, for its continuous
+    relaxation start, rebuilds the options without them, so in a mixed space nothing
+    passed through Ax reaches the sampler. This wraps the one function that forwards
+    them, ``botorch.optim.initializers.sample_q_batches_from_polytope``, and lowers
+    them only inside the block (installed once; a pass-through elsewhere). If BoTorch
+    moves that function, proposals keep BoTorch's defaults: slower, still correct.
+    """
+    if not _install_polytope_hook():
+        yield
+        return
+    token = _POLYTOPE_CHAIN.set((n_burnin, n_thinning))
+    try:
+        yield
+    finally:
+        _POLYTOPE_CHAIN.reset(token)
+
+
+def _install_polytope_hook() -> bool:
+    try:
+        from botorch.optim import initializers
+        original = initializers.sample_q_batches_from_polytope
+        signature = inspect.signature(original)
+    except (ImportError, AttributeError, TypeError, ValueError) as err:
+        logger.debug("cannot shorten BoTorch's hit-and-run chains: %s", err)
+        return False
+    if getattr(original, "_bo_hpo_hook", False):
+        return True
+    if not {"n_burnin", "n_thinning"} <= set(signature.parameters):
+        logger.debug("cannot shorten BoTorch's hit-and-run chains: %s%s",
+                     original.__name__, signature)
+        return False
+    with _HOOK_LOCK:
+        if getattr(initializers.sample_q_batches_from_polytope, "_bo_hpo_hook", False):
+            return True
+
+        @functools.wraps(original)
+        def sample_q_batches_from_polytope(*args: Any, **kwargs: Any) -> Any:
+            chain = _POLYTOPE_CHAIN.get()
+            if chain is not None:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                bound.arguments["n_burnin"] = min(bound.arguments["n_burnin"], chain[0])
+                bound.arguments["n_thinning"] = min(bound.arguments["n_thinning"], chain[1])
+                args, kwargs = bound.args, bound.kwargs
+            return original(*args, **kwargs)
+
+        sample_q_batches_from_polytope._bo_hpo_hook = True  # type: ignore[attr-defined]
+        initializers.sample_q_batches_from_polytope = sample_q_batches_from_polytope
+    return True

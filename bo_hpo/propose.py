@@ -189,9 +189,24 @@ class AxProposer:
             # Linear constraints make BoTorch draw starting points by hit-and-run over the
             # polytope: 10,000 burn-in steps and thinning 32 by default, a Python loop that
             # took 1.7 s of a 3.1 s proposal here. A shorter chain is plenty for 256 raw
-            # samples. (The mixed optimiser rejects these keys, hence continuous only.)
+            # samples. (The mixed optimiser rejects these keys, hence continuous only;
+            # mixed spaces get the same chain through ``_short_chains``.)
             kwargs["options"].update(POLYTOPE_OPTIONS)
         return kwargs
+
+    def _short_chains(self) -> contextlib.AbstractContextManager[None]:
+        """Shorter hit-and-run chains under linear constraints in a mixed space, where
+        the options above cannot reach BoTorch's sampler (see
+        ``_ax.short_polytope_chains``). On the 9-parameter mixed space of
+        benchmarks/proposal_time.py (one linear, one divisibility constraint) BoTorch's
+        chain (10,000 burn-in steps, then 32 per raw sample: ~18,000 Python-level steps)
+        took 0.96 s of a 3.1 s proposal; capped, 0.05 s. Median GP proposal, 2 seeds x
+        30 trials, interleaved on a busy 2-core machine: 3.35 s -> 2.46 s, against
+        1.44 s without the constraints. The rest of the gap is SLSQP, which BoTorch
+        uses instead of batched L-BFGS-B under linear constraints."""
+        if not self.translation.constraints:
+            return contextlib.nullcontext()
+        return _ax.short_polytope_chains(**POLYTOPE_OPTIONS)
 
     @staticmethod
     def _generation_strategy(
@@ -275,7 +290,8 @@ class AxProposer:
         ax_fallback: str | None = None
         try:
             with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(
-                    self.proposal_timeout), _ax_fallbacks() as ax_gave_up:
+                    self.proposal_timeout), self._short_chains(), \
+                    _ax_fallbacks() as ax_gave_up:
                 trials = self.client.get_next_trials(max_trials=1)
             (ax_index, ax_params), = trials.items()
             generator = self._generator_name(ax_index)

@@ -1,0 +1,285 @@
+"""Seconds per GP proposal: with and without constraints, and as trials accumulate.
+
+Three measurements, each printed as a table and written to ``--out`` (JSON, rewritten after
+every part so an interrupted run keeps what it has):
+
+* ``constraints``: the 9-parameter mixed space below (two log floats, an int, two ordered
+  choices, a choice with a conditional float under it, two floats), without constraints
+  and with ``warmup_frac + decay_frac <= 0.6`` and ``hidden_dim % num_heads == 0``. The
+  same seeds, one proposal of each variant in turn (so machine load hits both alike); the
+  median and max of the GP proposals (Sobol ones left out) and the best value each run
+  found on a synthetic objective, as a sanity check on search quality.
+* ``growth``: an ``AxProposer`` given N completed trials (random valid configs of the
+  mixed space, synthetic values, attached through ``replay`` as a resumed run would be),
+  then timed over ``--growth-proposals`` proposals, for each N in ``--growth-at``.
+* ``optuna``: Optuna's ``GPSampler`` and bo_hpo on a 16-parameter mixed space
+  (``high_dim_irrelevant`` from problems.py plus four more), given N completed trials,
+  timed over a few ``ask``/proposals each, for each N in ``--optuna-at``.
+
+Proposals run with bo_hpo's settings (one torch thread). The machine's load shows in the
+numbers: compare only figures from one run.
+
+    python benchmarks/proposal_time.py                    # all three parts
+    python benchmarks/proposal_time.py --parts constraints --trials 30 --seeds 0,1,2
+    python benchmarks/proposal_time.py --parts growth --growth-at 25,100,400
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from problems import high_dim_irrelevant  # noqa: E402
+
+MIXED_SPACE: dict[str, Any] = {
+    "lr": ("log_uniform", 1e-5, 1e-1),
+    "weight_decay": ("log_uniform", 1e-6, 1e-1),
+    "hidden_dim": ("int", 32, 512),
+    "num_heads": ("ordered", [1, 2, 4, 8]),
+    "batch_size": ("ordered", [16, 32, 64, 128, 256, 512]),
+    "optimizer": ("choice", ["SGD", "Adam"]),
+    "momentum": ("uniform", 0.0, 0.99, {"when": {"optimizer": ["SGD"]}}),
+    "warmup_frac": ("uniform", 0.0, 0.5),
+    "decay_frac": ("uniform", 0.0, 0.5),
+}
+MIXED_CONSTRAINTS = ["warmup_frac + decay_frac <= 0.6", "hidden_dim % num_heads == 0"]
+
+SPACE_16D: dict[str, Any] = {
+    **high_dim_irrelevant().space,
+    "label_smoothing": ("uniform", 0.0, 0.3),
+    "hidden_dim": ("int", 32, 1024),
+    "batch_size": ("ordered", [16, 32, 64, 128, 256]),
+    "scheduler": ("choice", ["cosine", "linear", "step"]),
+}
+
+
+def mixed_objective(c: dict[str, Any]) -> float:
+    """A smooth synthetic loss on the mixed space (minimum 0 near lr 1e-3, SGD m 0.9)."""
+    q = 0.3 * (math.log10(c["lr"]) + 3) ** 2 + 0.05 * (math.log10(c["weight_decay"]) + 4) ** 2
+    q += 0.2 * (math.log2(c["hidden_dim"]) - 8) ** 2 + 0.05 * (math.log2(c["batch_size"]) - 6) ** 2
+    q += (c["warmup_frac"] - 0.1) ** 2 + (c["decay_frac"] - 0.4) ** 2
+    q += 2 * (c["momentum"] - 0.9) ** 2 if c["optimizer"] == "SGD" else 0.05
+    return q
+
+
+def objective_16d(c: dict[str, Any]) -> float:
+    return high_dim_irrelevant().true(c) + 0.01 * (math.log2(c["hidden_dim"]) - 8) ** 2
+
+
+def summary(seconds: list[float]) -> dict[str, Any]:
+    if not seconds:
+        return {"n": 0, "median": None, "max": None}
+    return {"n": len(seconds), "median": statistics.median(seconds), "max": max(seconds)}
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    def fmt(v: Any) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------- parts
+def part_constraints(args: argparse.Namespace) -> dict[str, Any]:
+    import bo_hpo
+    from bo_hpo.propose import AxProposer
+
+    variants = {"unconstrained": [], "constrained": MIXED_CONSTRAINTS}
+    seconds: dict[str, list[float]] = {v: [] for v in variants}
+    best: dict[str, list[float]] = {v: [] for v in variants}
+    for seed in args.seeds:
+        proposers = {v: AxProposer(bo_hpo.SearchSpace(MIXED_SPACE, c), seed=seed,
+                                   proposal_timeout=None) for v, c in variants.items()}
+        values: dict[str, list[float]] = {v: [] for v in variants}
+        for i in range(args.trials):
+            for v, proposer in proposers.items():  # interleaved: load hits both alike
+                p = proposer.propose()
+                value = mixed_objective(p.config)
+                proposer.complete(p.ax_index, value, None)
+                values[v].append(value)
+                if p.generator == "gp":
+                    seconds[v].append(p.seconds)
+            log(f"constraints seed {seed} trial {i + 1}/{args.trials}")
+        for v in variants:
+            best[v].append(min(values[v]))
+    rows = [{"variant": v, **summary(seconds[v]), "best_median": statistics.median(best[v])}
+            for v in variants]
+    u, c = rows[0]["median"], rows[1]["median"]
+    print(f"\n== GP proposal seconds, mixed space, {args.trials} trials, seeds {args.seeds}")
+    print(table(rows, ["variant", "n", "median", "max", "best_median"]))
+    if u and c:
+        print(f"constrained / unconstrained median: {c / u:.2f}")
+    return {"rows": rows, "seconds": seconds, "best": best,
+            "ratio": (c / u) if u and c else None}
+
+
+def _replayed_proposer(space_dict: dict[str, Any], constraints: list[str], objective: Any,
+                       n: int, seed: int) -> Any:
+    import bo_hpo
+    from bo_hpo.propose import AxProposer
+    from bo_hpo.trial import TrialRecord
+
+    space = bo_hpo.SearchSpace(space_dict, constraints)
+    rng = np.random.default_rng(seed)
+    records = []
+    for i in range(n):
+        config = space.sample(rng)
+        records.append(TrialRecord(trial=i, config=config, status="completed",
+                                   generator="gp", mean=objective(config), sem=None))
+    proposer = AxProposer(space, seed=seed, proposal_timeout=None)
+    proposer.replay(records)
+    return proposer
+
+
+def _time_bo_hpo(proposer: Any, objective: Any, k: int) -> list[float]:
+    seconds = []
+    for _ in range(k):
+        p = proposer.propose()
+        proposer.complete(p.ax_index, objective(p.config), None)
+        if p.generator == "gp":
+            seconds.append(p.seconds)
+    return seconds
+
+
+def part_growth(args: argparse.Namespace) -> dict[str, Any]:
+    constraints = MIXED_CONSTRAINTS if args.growth_constrained else []
+    rows = []
+    for n in args.growth_at:
+        t0 = time.perf_counter()
+        proposer = _replayed_proposer(MIXED_SPACE, constraints, mixed_objective, n,
+                                      args.seeds[0])
+        attach = time.perf_counter() - t0
+        seconds = _time_bo_hpo(proposer, mixed_objective, args.growth_proposals)
+        rows.append({"trials": n, **summary(seconds), "attach_s": attach,
+                     "seconds": seconds})
+        log(f"growth N={n}: {summary(seconds)} (attach {attach:.1f} s)")
+        _write_partial(args, "growth", {"rows": rows})
+    print(f"\n== GP proposal seconds against completed trials (mixed space, "
+          f"{'constrained' if constraints else 'unconstrained'}, "
+          f"{args.growth_proposals} proposals each)")
+    print(table(rows, ["trials", "n", "median", "max", "attach_s"]))
+    return {"rows": rows, "constrained": bool(constraints)}
+
+
+def part_optuna(args: argparse.Namespace) -> dict[str, Any]:
+    import optuna
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    import torch
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.set_num_threads(1)  # as bo_hpo's proposals run: the comparison is per thread
+    dists = {}
+    for name, spec in SPACE_16D.items():
+        kind = spec[0]
+        if kind in ("uniform", "log_uniform"):
+            dists[name] = FloatDistribution(spec[1], spec[2], log=kind == "log_uniform")
+        elif kind in ("int", "log_int"):
+            dists[name] = IntDistribution(spec[1], spec[2], log=kind == "log_int")
+        else:
+            dists[name] = CategoricalDistribution(list(spec[1]))
+    rows = []
+    for n in args.optuna_at:
+        import bo_hpo
+
+        rng = np.random.default_rng(args.seeds[0])
+        space = bo_hpo.SearchSpace(SPACE_16D)
+        configs = [space.sample(rng) for _ in range(n)]
+        study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=args.seeds[0]))
+        study.add_trials([optuna.trial.create_trial(params=c, distributions=dists,
+                                                    value=objective_16d(c)) for c in configs])
+        seconds = []
+        for _ in range(args.optuna_proposals):
+            t0 = time.perf_counter()
+            trial = study.ask(dists)
+            seconds.append(time.perf_counter() - t0)
+            study.tell(trial, objective_16d(trial.params))
+        rows.append({"tool": "optuna_gp", "trials": n, **summary(seconds), "seconds": seconds})
+        log(f"optuna N={n}: {summary(seconds)}")
+        proposer = _replayed_proposer(SPACE_16D, [], objective_16d, n, args.seeds[0])
+        seconds = _time_bo_hpo(proposer, objective_16d, args.optuna_proposals)
+        rows.append({"tool": "bo_hpo", "trials": n, **summary(seconds), "seconds": seconds})
+        log(f"bo_hpo 16-D N={n}: {summary(seconds)}")
+        _write_partial(args, "optuna", {"rows": rows})
+    print(f"\n== Seconds per proposal, 16-parameter mixed space ({args.optuna_proposals} each)")
+    print(table(rows, ["tool", "trials", "n", "median", "max"]))
+    return {"rows": rows}
+
+
+# ------------------------------------------------------------------------- main
+_RESULTS: dict[str, Any] = {}
+
+
+def _write_partial(args: argparse.Namespace, part: str, data: dict[str, Any]) -> None:
+    _RESULTS[part] = data
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(_RESULTS, indent=1, default=str))
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", default="constraints,growth,optuna",
+                        help="comma list of constraints, growth, optuna")
+    parser.add_argument("--seeds", type=_ints, default=[0, 1])
+    parser.add_argument("--trials", type=int, default=30,
+                        help="trials per run in the constraints part")
+    parser.add_argument("--growth-at", type=_ints, default=[25, 50, 100, 200, 400, 700, 1000])
+    parser.add_argument("--growth-proposals", type=int, default=3)
+    parser.add_argument("--growth-constrained", action="store_true",
+                        help="the growth part on the constrained mixed space")
+    parser.add_argument("--optuna-at", type=_ints, default=[25, 50, 100])
+    parser.add_argument("--optuna-proposals", type=int, default=3)
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).resolve().parent / "results" / "proposal_time.json")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        logging.disable(logging.WARNING)
+    import torch
+
+    _RESULTS["meta"] = {
+        "argv": sys.argv[1:], "python": platform.python_version(), "torch": torch.__version__,
+        "cpus": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "finished": False,
+    }
+    parts = {"constraints": part_constraints, "growth": part_growth, "optuna": part_optuna}
+    for name in args.parts.split(","):
+        _write_partial(args, name, parts[name](args))
+    _RESULTS["meta"]["finished"] = True
+    _write_partial(args, "meta", _RESULTS["meta"])
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
