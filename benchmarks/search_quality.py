@@ -785,6 +785,57 @@ def overall_table(reg: pd.DataFrame, checkpoints: Sequence[int]) -> pd.DataFrame
     return out
 
 
+def verdict_table(
+    records: list[dict[str, Any]],
+    checkpoints: Sequence[int],
+    ours: str = "bo_hpo",
+    n_boot: int = 2000,
+) -> pd.DataFrame:
+    """``ours`` against the best other method of each problem, judged against seed noise.
+
+    For each problem and checkpoint, the peer with the lowest median regret is the one to
+    beat. Seeds are resampled with replacement (paired: the same seeds for both methods,
+    which share their noise draws) and the difference of median regrets is recomputed; the
+    verdict is ``better`` when the 90% interval of ``ours - best`` lies below zero,
+    ``worse`` when above, ``tie`` otherwise (the seeds cannot tell them apart).
+    """
+    rng = np.random.default_rng(0)
+    rows = []
+    for pname in dict.fromkeys(r["problem"] for r in records):
+        by_method: dict[str, dict[int, dict[int, float]]] = {}
+        for r in records:
+            if r["problem"] == pname:
+                for n, cp in r["checkpoints"].items():
+                    if "regret" in cp:
+                        by_method.setdefault(r["method"], {}).setdefault(int(n), {})[
+                            r["seed"]] = cp["regret"]
+        if ours not in by_method:
+            continue
+        for n in checkpoints:
+            mine = by_method[ours].get(n, {})
+            peers = {m: v[n] for m, v in by_method.items()
+                     if m != ours and not m.startswith(ours + "@") and n in v}
+            if not mine or not peers:
+                continue
+            best = min(peers, key=lambda m: float(np.median(list(peers[m].values()))))
+            seeds = sorted(set(mine) & set(peers[best]))
+            if not seeds:
+                continue
+            a = np.array([mine[s] for s in seeds])
+            b = np.array([peers[best][s] for s in seeds])
+            idx = rng.integers(0, len(seeds), size=(n_boot, len(seeds)))
+            diff = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
+            lo, hi = np.percentile(diff, [5, 95])
+            rows.append({
+                "problem": pname, "n": n, "seeds": len(seeds), f"{ours} med": np.median(a),
+                "best peer": best, "peer med": np.median(b),
+                "ratio": np.median(a) / np.median(b) if np.median(b) > 0 else math.nan,
+                "diff 90% lo": lo, "diff 90% hi": hi,
+                "verdict": "better" if hi < 0 else "worse" if lo > 0 else "tie",
+            })
+    return pd.DataFrame(rows)
+
+
 def timing_table(
     records: list[dict[str, Any]],
     timing_at: Sequence[int],
@@ -1184,10 +1235,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_recs = [r for r in all_records if r["phase"] == "timing"] or q_recs
     reg = regret_table(q_recs, args.checkpoints, args.method_list, args.problem_list)
     ovr = overall_table(reg, args.checkpoints)
+    ver = verdict_table(q_recs, args.checkpoints)
     tim = timing_table(t_recs, args.timing_at_list, args.timing_window, args.method_list)
     rules = rules_table(q_recs, args.checkpoints)
     write_json(final=True, tables={"regret": reg, "overall": ovr, "timing": tim,
-                                   "rules": rules})
+                                   "rules": rules, "verdict": ver})
 
     errors = [r for r in all_records if r["status"] == "error"]
     print(
@@ -1197,6 +1249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_fmt(reg))
     print("\n# Overall (mean over problems of the median regret; mean rank per problem)")
     print(_fmt(ovr))
+    if len(ver):
+        print("\n# bo_hpo against the best other method per problem (paired bootstrap over "
+              "seeds of the difference of median regrets, 90% interval)")
+        print(_fmt(ver))
     if len(rules):
         print("\n# bo_hpo's recommendation rules: median regret (model = what tune() returns)")
         print(_fmt(rules))
