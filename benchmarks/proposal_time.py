@@ -1,6 +1,6 @@
 """Seconds per GP proposal: with and without constraints, and as trials accumulate.
 
-Three measurements, each printed as a table and written to ``--out`` (JSON, rewritten after
+Four measurements, each printed as a table and written to ``--out`` (JSON, rewritten after
 every part so an interrupted run keeps what it has):
 
 * ``constraints``: the 9-parameter mixed space below (two log floats, an int, two ordered
@@ -16,11 +16,13 @@ every part so an interrupted run keeps what it has):
 * ``optuna``: Optuna's ``GPSampler`` and bo_hpo on a 16-parameter mixed space
   (``high_dim_irrelevant`` from problems.py plus four more), given N completed trials,
   timed over a few ``ask``/proposals each, for each N in ``--optuna-at``.
+* ``fitloss`` (only when named in ``--parts``): the final negative MLL per point of a
+  warm-started chain of GP fits against cold fits on the same growing data.
 
 Proposals run with bo_hpo's settings (one torch thread). The machine's load shows in the
 numbers: compare only figures from one run.
 
-    python benchmarks/proposal_time.py                    # all three parts
+    python benchmarks/proposal_time.py                    # constraints, growth, optuna
     python benchmarks/proposal_time.py --parts constraints --trials 30 --seeds 0,1,2
     python benchmarks/proposal_time.py --parts growth --growth-at 25,100,400
 """
