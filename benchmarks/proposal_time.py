@@ -1,6 +1,6 @@
 """Seconds per GP proposal: with and without constraints, and as trials accumulate.
 
-Three measurements, each printed as a table and written to ``--out`` (JSON, rewritten after
+Four measurements, each printed as a table and written to ``--out`` (JSON, rewritten after
 every part so an interrupted run keeps what it has):
 
 * ``constraints``: the 9-parameter mixed space below (two log floats, an int, two ordered
@@ -11,15 +11,18 @@ every part so an interrupted run keeps what it has):
   found on a synthetic objective, as a sanity check on search quality.
 * ``growth``: an ``AxProposer`` given N completed trials (random valid configs of the
   mixed space, synthetic values, attached through ``replay`` as a resumed run would be),
-  then timed over ``--growth-proposals`` proposals, for each N in ``--growth-at``.
+  then timed over ``--growth-proposals`` proposals, for each N in ``--growth-at``, with
+  warm-started GP fits and cold ones (``--fit-start``), interleaved.
 * ``optuna``: Optuna's ``GPSampler`` and bo_hpo on a 16-parameter mixed space
   (``high_dim_irrelevant`` from problems.py plus four more), given N completed trials,
   timed over a few ``ask``/proposals each, for each N in ``--optuna-at``.
+* ``fitloss`` (only when named in ``--parts``): the final negative MLL per point of a
+  warm-started chain of GP fits against cold fits on the same growing data.
 
 Proposals run with bo_hpo's settings (one torch thread). The machine's load shows in the
 numbers: compare only figures from one run.
 
-    python benchmarks/proposal_time.py                    # all three parts
+    python benchmarks/proposal_time.py                    # constraints, growth, optuna
     python benchmarks/proposal_time.py --parts constraints --trials 30 --seeds 0,1,2
     python benchmarks/proposal_time.py --parts growth --growth-at 25,100,400
 """
@@ -164,22 +167,51 @@ def _time_bo_hpo(proposer: Any, objective: Any, k: int) -> list[float]:
 
 
 def part_growth(args: argparse.Namespace) -> dict[str, Any]:
+    """For each N and each fit start in ``--fit-start`` (interleaved, so that load hits
+    all alike): replay N-1 trials, make one untimed proposal (completing trial N; a warm
+    proposer's first fit is cold and leaves it the state a running search has), then time
+    ``--growth-proposals`` proposals. ``amortised_s``: the mean a long run pays per
+    proposal at N with warm starts, counting the cold refit every (growth-1)*N fits."""
+    from bo_hpo import _ax, propose
+
     constraints = MIXED_CONSTRAINTS if args.growth_constrained else []
+    starts = args.fit_start
     rows = []
     for n in args.growth_at:
-        t0 = time.perf_counter()
-        proposer = _replayed_proposer(MIXED_SPACE, constraints, mixed_objective, n,
-                                      args.seeds[0])
-        attach = time.perf_counter() - t0
-        seconds = _time_bo_hpo(proposer, mixed_objective, args.growth_proposals)
-        rows.append({"trials": n, **summary(seconds), "attach_s": attach,
-                     "seconds": seconds})
-        log(f"growth N={n}: {summary(seconds)} (attach {attach:.1f} s)")
+        proposers, attach = {}, {}
+        for start in starts:
+            propose.SETTINGS = propose.ModelSettings(warm_start=start == "warm")
+            t0 = time.perf_counter()
+            proposers[start] = _replayed_proposer(MIXED_SPACE, constraints, mixed_objective,
+                                                  n - 1, args.seeds[0])
+            attach[start] = time.perf_counter() - t0
+        propose.SETTINGS = propose.ModelSettings()
+        seconds: dict[str, list[float]] = {start: [] for start in starts}
+        for k in range(1 + args.growth_proposals):
+            for start in starts:
+                timed = _time_bo_hpo(proposers[start], mixed_objective, 1)
+                if k:
+                    seconds[start] += timed
+        for start in starts:
+            row = {"trials": n, "fit_start": start, **summary(seconds[start]),
+                   "attach_s": attach[start], "seconds": seconds[start]}
+            if start == "warm":
+                fits = proposers[start]._warm.fits
+                row["warm_fits"] = sum(f["warm"] for f in fits[-args.growth_proposals:])
+            rows.append(row)
+            log(f"growth N={n} {start}: {summary(seconds[start])} (attach {attach[start]:.1f} s)")
+        by = {r["fit_start"]: r for r in rows[-len(starts):]}
+        if "warm" in by and "cold" in by and by["warm"]["median"] and by["cold"]["median"]:
+            period = max(1.0, (_ax.COLD_REFIT_GROWTH - 1) * n)
+            by["warm"]["amortised_s"] = (by["cold"]["median"]
+                                         + (period - 1) * by["warm"]["median"]) / period
+            by["warm"]["speedup"] = by["cold"]["median"] / by["warm"]["median"]
         _write_partial(args, "growth", {"rows": rows})
     print(f"\n== GP proposal seconds against completed trials (mixed space, "
           f"{'constrained' if constraints else 'unconstrained'}, "
-          f"{args.growth_proposals} proposals each)")
-    print(table(rows, ["trials", "n", "median", "max", "attach_s"]))
+          f"{args.growth_proposals} proposals each, fit starts {','.join(starts)})")
+    print(table(rows, ["trials", "fit_start", "n", "median", "max", "warm_fits",
+                       "amortised_s", "speedup", "attach_s"]))
     return {"rows": rows, "constrained": bool(constraints)}
 
 
@@ -232,6 +264,59 @@ def part_optuna(args: argparse.Namespace) -> dict[str, Any]:
     return {"rows": rows}
 
 
+def part_fitloss(args: argparse.Namespace) -> dict[str, Any]:
+    """The fit's quality, warm against cold: two proposers are given the same growing
+    dataset (random valid configs, synthetic values plus noise sd 0.01); at each size in
+    ``--fitloss-at`` both fit the GP (the fit behind predictions, the same as a proposal's)
+    and the final negative marginal log likelihood per point (priors included, what
+    L-BFGS-B minimises; lower is better) is read back. The warm proposer never refits cold
+    (``growth=inf``), so its chain of warm starts runs from the first size to the last:
+    the worst case for getting stuck. Both the mixed space and the 16-parameter one."""
+    import bo_hpo
+    from bo_hpo import _ax
+    from bo_hpo.propose import AxProposer
+
+    rows = []
+    for space_name, space_dict, objective in (("mixed9", MIXED_SPACE, mixed_objective),
+                                              ("mixed16", SPACE_16D, objective_16d)):
+        space = bo_hpo.SearchSpace(space_dict)
+        rng = np.random.default_rng(args.seeds[0])
+        chains = {"warm": _ax.WarmStart(growth=math.inf, record_loss=True),
+                  "cold": _ax.WarmStart(growth=0.0, record_loss=True)}
+        proposers = {}
+        for start, warm in chains.items():
+            proposers[start] = AxProposer(space, seed=args.seeds[0], proposal_timeout=None)
+            proposers[start]._warm = warm
+        done = 0
+        for n in args.fitloss_at:
+            while done < n:
+                config = space.sample(rng)
+                value = objective(config) + 0.01 * float(rng.standard_normal())
+                for proposer in proposers.values():
+                    index = proposer.attach(config, generator="sobol").ax_index
+                    proposer.complete(index, value, None)
+                done += 1
+            row: dict[str, Any] = {"space": space_name, "trials": n}
+            for start, proposer in proposers.items():
+                t0 = time.perf_counter()
+                proposer._fitted_adapter()
+                row[f"{start}_s"] = time.perf_counter() - t0
+                fit = chains[start].fits[-1]
+                row[f"{start}_loss"] = fit["loss"]
+                row[f"{start}_was_warm"] = fit["warm"]
+            row["warm_minus_cold"] = row["warm_loss"] - row["cold_loss"]
+            rows.append(row)
+            log(f"fitloss {space_name} N={n}: {row}")
+            _write_partial(args, "fitloss", {"rows": rows})
+    print("\n== Final negative MLL per point, warm-started chain vs cold fit on the same data "
+          "(lower is better)")
+    shown = [{**r, **{k: f"{r[k]:.4f}" for k in ("warm_loss", "cold_loss",
+                                                   "warm_minus_cold")}} for r in rows]
+    print(table(shown, ["space", "trials", "warm_loss", "cold_loss", "warm_minus_cold",
+                        "warm_was_warm", "warm_s", "cold_s"]))
+    return {"rows": rows}
+
+
 # ------------------------------------------------------------------------- main
 _RESULTS: dict[str, Any] = {}
 
@@ -249,14 +334,20 @@ def _ints(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="constraints,growth,optuna",
-                        help="comma list of constraints, growth, optuna")
+                        help="comma list of constraints, growth, optuna, fitloss")
     parser.add_argument("--seeds", type=_ints, default=[0, 1])
     parser.add_argument("--trials", type=int, default=30,
                         help="trials per run in the constraints part")
     parser.add_argument("--growth-at", type=_ints, default=[25, 50, 100, 200, 400, 700, 1000])
     parser.add_argument("--growth-proposals", type=int, default=3)
+    parser.add_argument("--fit-start", type=lambda t: [x for x in t.split(",") if x],
+                        default=["warm", "cold"],
+                        help="growth part: GP fits warm-started (bo_hpo's default), cold "
+                             "(Ax's), or both interleaved (default)")
     parser.add_argument("--growth-constrained", action="store_true",
                         help="the growth part on the constrained mixed space")
+    parser.add_argument("--fitloss-at", type=_ints,
+                        default=[10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300])
     parser.add_argument("--optuna-at", type=_ints, default=[25, 50, 100])
     parser.add_argument("--optuna-proposals", type=int, default=3)
     parser.add_argument("--out", type=Path,
@@ -272,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "finished": False,
     }
-    parts = {"constraints": part_constraints, "growth": part_growth, "optuna": part_optuna}
+    parts = {"constraints": part_constraints, "growth": part_growth, "optuna": part_optuna,
+             "fitloss": part_fitloss}
     for name in args.parts.split(","):
         _write_partial(args, name, parts[name](args))
     _RESULTS["meta"]["finished"] = True

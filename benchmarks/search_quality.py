@@ -507,6 +507,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "alt_cap8": {"maxiter_alternating": 8},
     "warp": {"input_warping": True},
     "catkernel": {"categorical_kernel": True},
+    # Ax's own fitting: every GP fit from BoTorch's default initial hyperparameters
+    "cold": {"warm_start": False},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

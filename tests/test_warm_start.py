@@ -1,0 +1,234 @@
+"""Warm-started GP fits: the next fit starts where the last one ended, only inside the
+proposer's own fits, and anything unusual gives a cold fit rather than an error."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+
+import pytest
+import torch
+
+from bo_hpo import SearchSpace, _ax, propose
+
+SPACE = {
+    "opt": ("choice", ["a", "b"]),
+    "lr": ("log_uniform", 1e-5, 1.0),
+    "x": ("uniform", 0.0, 1.0),
+}
+
+
+def _loss(c):
+    return (math.log10(c["lr"]) + 3) ** 2 + (c["x"] - 0.3) ** 2 + (c["opt"] == "b")
+
+
+def _run(proposer, n):
+    last = None
+    for _ in range(n):
+        last = proposer.propose()
+        proposer.complete(last.ax_index, _loss(last.config), None)
+    return last
+
+
+def _params(model):
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+def _gp(n=8, d=2, seed=0):
+    from botorch.models import SingleTaskGP
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, d, generator=g, dtype=torch.float64)
+    y = (x - 0.3).pow(2).sum(-1, keepdim=True) + 0.01 * torch.randn(n, 1, generator=g,
+                                                                   dtype=torch.float64)
+    model = SingleTaskGP(x, y)
+    return ExactMarginalLogLikelihood(model.likelihood, model)
+
+
+def _fit():
+    """The function Ax's modular generator fits with (the hook, once installed)."""
+    from ax.generators.torch.botorch_modular import utils
+
+    return utils.fit_gpytorch_mll
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Records the hyperparameters each fit starts from (after the warm start had its
+    say, i.e. what L-BFGS-B starts from) and ends with."""
+    starts, ends = [], []
+    before, after = _ax.WarmStart.before_fit, _ax.WarmStart.after_fit
+
+    def spy_before(self, model, n):
+        reason = before(self, model, n)
+        starts.append((reason, _params(model)))
+        return reason
+
+    def spy_after(self, model, n, reason, loss):
+        ends.append(_params(model))
+        return after(self, model, n, reason, loss)
+
+    monkeypatch.setattr(_ax.WarmStart, "before_fit", spy_before)
+    monkeypatch.setattr(_ax.WarmStart, "after_fit", spy_after)
+    return starts, ends
+
+
+def test_second_fit_starts_from_the_first_fits_hyperparameters(monkeypatch, spy):
+    monkeypatch.setattr(_ax, "COLD_REFIT_GROWTH", math.inf)  # warm after the first fit
+    starts, ends = spy
+    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=5)
+    assert _run(proposer, 7).generator == "gp"  # 5 Sobol points, then two GP proposals
+    assert len(starts) == 2
+    (reason0, start0), (reason1, start1) = starts
+    assert reason0 == "no earlier fit"
+    assert reason1 is None
+    for name, value in ends[0].items():
+        assert torch.equal(start1[name], value), name
+    # the first fit moved away from the defaults, so the second did not start there
+    assert any(not torch.allclose(start0[k], ends[0][k]) for k in start0)
+    assert [f["warm"] for f in proposer._warm.fits] == [False, True]
+
+    # predictions fit the same model, from the same state
+    proposer._fitted_adapter()
+    assert starts[-1][0] is None
+    for name, value in ends[1].items():
+        assert torch.equal(starts[-1][1][name], value), name
+
+
+def test_cold_refit_once_the_data_grew_by_the_growth_factor():
+    warm = _ax.WarmStart(growth=1.25)
+    for n, cold in ((8, True), (9, False), (9, False), (10, True), (12, False), (13, True)):
+        mll = _gp(n)
+        reason = warm.before_fit(mll.model, n)
+        assert (reason is not None) == cold, (n, reason)
+        warm.after_fit(mll.model, n, reason, None)
+
+
+def test_warm_start_false_fits_cold(monkeypatch, spy):
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(warm_start=False))
+    starts, _ = spy
+    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=5)
+    assert proposer._warm is None
+    assert _run(proposer, 7).generator == "gp"
+    assert starts == []
+
+
+@pytest.mark.parametrize("other", [
+    {**SPACE, "y": ("uniform", 0.0, 1.0)},                # one more input
+    {**SPACE, "opt": ("choice", ["a", "b", "c"])},         # a new category (one-hot)
+], ids=["new_input", "new_category"])
+def test_a_shape_change_falls_back_to_a_cold_fit(monkeypatch, spy, other):
+    monkeypatch.setattr(_ax, "COLD_REFIT_GROWTH", math.inf)
+    starts, _ = spy
+    first = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=5)
+    assert _run(first, 6).generator == "gp"
+    second = propose.AxProposer(SearchSpace(other), seed=0, n_initial=5)
+    second._warm = first._warm  # the state of a model with other hyperparameter shapes
+    p = _run(second, 6)
+    assert p.generator == "gp" and p.fallback is None
+    assert starts[-1][0] == "the model's hyperparameters changed shape"
+    assert second._warm.fits[-1]["warm"] is False
+    p = _run(second, 1)  # and the next fit is warm from the new model's state
+    assert p.generator == "gp" and starts[-1][0] is None
+
+
+def test_an_error_in_the_warm_start_gives_a_cold_fit(monkeypatch):
+    def broken(self, model, n):
+        raise KeyError("boom")
+
+    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=5)
+    monkeypatch.setattr(_ax.WarmStart, "before_fit", broken)
+    with _debug_records() as records:
+        p = _run(proposer, 6)
+    assert p.generator == "gp" and p.fallback is None
+    assert any("warm start failed" in r.getMessage() and r.levelno == logging.DEBUG
+               for r in records)
+
+
+class _Keep(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _debug_records():
+    """bo_hpo._ax's records, from a handler on that logger itself (Ax's logging set-up
+    can keep them from pytest's caplog, which listens at the root)."""
+    log, keep = logging.getLogger("bo_hpo._ax"), _Keep()
+    level = log.level
+    log.setLevel(logging.DEBUG)
+    log.addHandler(keep)
+    try:
+        yield keep.records
+    finally:
+        log.removeHandler(keep)
+        log.setLevel(level)
+
+
+def test_a_failed_warm_fit_is_run_again_cold():
+    from botorch.exceptions.errors import ModelFittingError
+
+    warm = _ax.WarmStart(growth=math.inf)
+    mll = _gp(8)
+    with _ax.warm_started_fits(warm):
+        _fit()(mll)
+    fitted = _params(mll.model)
+    mll2 = _gp(9)
+    initial = _params(mll2.model)
+    calls = []
+
+    def flaky(m, *args, **kwargs):
+        calls.append(_params(m.model))
+        if len(calls) == 1:
+            raise ModelFittingError("All attempts to fit the model have failed.")
+        return m
+
+    with _debug_records() as records:
+        _ax._fit_warm(flaky, warm, mll2, (), {})
+    assert len(calls) == 2
+    assert all(torch.equal(calls[0][k], fitted[k]) for k in fitted)    # warm, failed
+    assert all(torch.equal(calls[1][k], initial[k]) for k in initial)  # then cold
+    assert warm.fits[-1]["warm"] is False
+    assert any("fitting again cold" in r.getMessage() for r in records)
+
+
+def test_the_proposal_time_cap_is_not_taken_for_a_fit_failure():
+    warm = _ax.WarmStart(growth=math.inf)
+    with _ax.warm_started_fits(warm):
+        _fit()(_gp(8))
+
+    def timed_out(m, *args, **kwargs):
+        raise propose.ProposalTimeout("proposal took longer than 1 s")
+
+    with pytest.raises(propose.ProposalTimeout):
+        _ax._fit_warm(timed_out, warm, _gp(9), (), {})
+
+
+def test_the_hook_acts_only_inside_the_block_and_its_thread():
+    warm = _ax.WarmStart(growth=math.inf)
+    with _ax.warm_started_fits(warm):
+        _fit()(_gp(8))
+        assert len(warm.fits) == 1
+        seen = {}
+
+        def other_thread():
+            _fit()(_gp(9, seed=1))
+            seen["fitted"] = True
+
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        assert seen == {"fitted": True}
+        assert len(warm.fits) == 1  # the other thread's fit neither read nor wrote it
+    mll = _gp(9)
+    initial = _params(mll.model)
+    _fit()(mll)  # outside the block: an ordinary cold fit
+    assert len(warm.fits) == 1
+    assert any(not torch.allclose(initial[k], v) for k, v in _params(mll.model).items())
