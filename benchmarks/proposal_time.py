@@ -217,13 +217,12 @@ def part_growth(args: argparse.Namespace) -> dict[str, Any]:
 
 def part_optuna(args: argparse.Namespace) -> dict[str, Any]:
     import optuna
+    import torch
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,
         IntDistribution,
     )
-
-    import torch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)  # as bo_hpo's proposals run: the comparison is per thread
