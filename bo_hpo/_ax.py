@@ -177,14 +177,14 @@ def _install_polytope_hook() -> bool:
 #: previous fit's hyperparameters. See ``WarmStart``.
 COLD_REFIT_GROWTH = 1.25
 
-#: Past this many training points a cold fit stops after ``BOUNDED_COLD_FIT_MAXITER``
-#: L-BFGS-B iterations: unbounded, it took 45 to 85 s at 700 to 1,000 trials, longer than
-#: the proposal's time cap, so the proposal fell back to random and no fitted state was
-#: kept, and the next fit was cold again: a large resumed run would have turned into
-#: random search. The warm fits that follow start from where the bounded one stopped and
-#: run to convergence.
-BOUNDED_COLD_FIT_AFTER = 300
-BOUNDED_COLD_FIT_MAXITER = 150
+#: Past this many training points every fit stops after ``BOUNDED_FIT_MAXITER`` L-BFGS-B
+#: iterations and the next one goes on from there. Unbounded, a cold fit took 45 to 85 s at
+#: 700 to 1,000 trials, and the first warm fit after a bounded cold one over 70 s: longer
+#: than the proposal's time cap, so the proposal fell back to random and kept no fitted
+#: state, and the next fit started over: a large resumed run would have turned into random
+#: search. Bounded, each proposal's fit makes progress that the next one keeps.
+BOUNDED_FIT_AFTER = 300
+BOUNDED_FIT_MAXITER = 150
 
 #: Errors of a warm-started fit after which the same fit is run again cold (numerical
 #: trouble; anything else, such as a proposal's time cap, propagates).
@@ -352,6 +352,8 @@ def _fit_warm(original: Any, warm: WarmStart, mll: Any, args: tuple, kwargs: dic
         _restore(model, initial)
         warm.clear()
         return original(mll, *args, **kwargs)
+    if n > BOUNDED_FIT_AFTER and "optimizer_kwargs" not in kwargs:
+        kwargs = {**kwargs, "optimizer_kwargs": {"options": {"maxiter": BOUNDED_FIT_MAXITER}}}
     if reason is None:
         try:
             result = original(mll, *args, **kwargs)
@@ -363,9 +365,6 @@ def _fit_warm(original: Any, warm: WarmStart, mll: Any, args: tuple, kwargs: dic
             result = original(mll, *args, **kwargs)
     else:
         logger.debug("cold GP fit: %s", reason)
-        if n > BOUNDED_COLD_FIT_AFTER and "optimizer_kwargs" not in kwargs:
-            kwargs = {**kwargs, "optimizer_kwargs": {
-                "options": {"maxiter": BOUNDED_COLD_FIT_MAXITER}}}
         result = original(mll, *args, **kwargs)
     try:
         loss = _loss_per_point(mll) if warm.record_loss else None

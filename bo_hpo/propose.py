@@ -78,6 +78,9 @@ RETIRE_AS = "failed"
 #: The settings every new proposer uses (replaced only by benchmarks and tests).
 SETTINGS = ModelSettings()
 
+#: Acquisition restarts under linear constraints (see ``_optimizer_kwargs``).
+CONSTRAINED_MAX_RESTARTS = 4
+
 #: Hit-and-run settings for starting points inside linear constraints (BoTorch: 10000, 32).
 POLYTOPE_OPTIONS: dict[str, Any] = {"n_burnin": 500, "n_thinning": 4}
 
@@ -201,6 +204,13 @@ class AxProposer:
             # samples. (The mixed optimiser rejects these keys, hence continuous only;
             # mixed spaces get the same chain through ``_short_chains``.)
             kwargs["options"].update(POLYTOPE_OPTIONS)
+        if self.translation.constraints:
+            # Under linear constraints BoTorch optimises each restart with SLSQP, one at a
+            # time, instead of batched L-BFGS-B: 20 restarts made a constrained proposal
+            # 3.8 times an unconstrained one (benchmarks/proposal_time.py). The lean 4 did
+            # as well on the constrained problem (median regret 0.0034 against 0.0050 at
+            # 20 trials, 5 seeds: a tie).
+            kwargs["num_restarts"] = min(kwargs["num_restarts"], CONSTRAINED_MAX_RESTARTS)
         return kwargs
 
     def _short_chains(self) -> contextlib.AbstractContextManager[None]:

@@ -59,8 +59,15 @@ def _env(store: str, sleep: float) -> dict[str, str]:
 
 
 def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    # Ctrl-C as at a terminal: a test run started in the background by a non-interactive
+    # shell inherits an ignored SIGINT, which Python (rightly) keeps ignored
     return subprocess.Popen([sys.executable, "-m", "bo_hpo.cli", *args], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(predicate, timeout: float = 90.0, what: str = "condition") -> None:

@@ -57,3 +57,13 @@ def test_optimizer_effort_reaches_the_generation_strategy(cap):
     kwargs = spec.generator_gen_kwargs["model_gen_options"]["optimizer_kwargs"]
     assert (kwargs["num_restarts"], kwargs["raw_samples"]) == (7, 77)
     assert kwargs["options"] == ({} if cap is None else {"maxiter_alternating": 3})
+
+
+def test_linear_constraints_cap_the_restarts_and_nothing_else():
+    space = SearchSpace({"a": ("uniform", 0.0, 1.0), "b": ("uniform", 0.0, 1.0),
+                         "n": ("int", 1, 4)}, constraints=["a + b <= 1.2"])
+    kwargs = propose.AxProposer(space, seed=0)._optimizer_kwargs()
+    assert kwargs["num_restarts"] == propose.CONSTRAINED_MAX_RESTARTS
+    assert kwargs["raw_samples"] == propose.SETTINGS.raw_samples
+    free = propose.AxProposer(SearchSpace(SPACE), seed=0)._optimizer_kwargs()
+    assert free["num_restarts"] == propose.SETTINGS.num_restarts
