@@ -1,11 +1,12 @@
 """What to try next: a thin wrapper over Ax's ``Client`` in the user's terms.
 
-Generation settings were chosen for a small machine (see the README's "Proposal time"):
-Ax's Sobol initialisation, then its modular BoTorch model (``MBM``: a GP with log noisy
-expected improvement), with fewer acquisition restarts and raw samples than Ax's defaults
-and a cap on the mixed-space optimiser's alternating iterations. Each proposal also runs
-under a wall-clock cap; past it, or when the model fails, the proposal falls back to a
-random valid configuration, logged as a WARNING and recorded on the trial.
+Generation (see the README's "Proposal time" and ``ModelSettings``): Ax's Sobol
+initialisation, then its modular BoTorch model (``MBM``: a GP with log noisy expected
+improvement) with Ax's acquisition effort, each GP fit warm-started from the proposer's
+previous one, and short hit-and-run chains and fewer restarts under linear constraints.
+Each proposal also runs under a wall-clock cap; past it, or when the model fails, the
+proposal falls back to a random valid configuration, logged as a WARNING and recorded on
+the trial.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ class AxProposer:
         if continuous and self.translation.constraints:
             # Linear constraints make BoTorch draw starting points by hit-and-run over the
             # polytope: 10,000 burn-in steps and thinning 32 by default, a Python loop that
-            # took 1.7 s of a 3.1 s proposal here. A shorter chain is plenty for 256 raw
+            # took 1.7 s of a 3.1 s proposal here. A shorter chain is plenty for the raw
             # samples. (The mixed optimiser rejects these keys, hence continuous only;
             # mixed spaces get the same chain through ``_short_chains``.)
             kwargs["options"].update(POLYTOPE_OPTIONS)
