@@ -151,11 +151,8 @@ def _install_polytope_hook() -> bool:
         logger.debug("cannot shorten BoTorch's hit-and-run chains: %s%s",
                      original.__name__, signature)
         return False
-    with _HOOK_LOCK:
-        if getattr(initializers.sample_q_batches_from_polytope, "_bo_hpo_hook", False):
-            return True
 
-        @functools.wraps(original)
+    def wrap(original: Any) -> Any:
         def sample_q_batches_from_polytope(*args: Any, **kwargs: Any) -> Any:
             chain = _POLYTOPE_CHAIN.get()
             if chain is not None:
@@ -165,10 +162,22 @@ def _install_polytope_hook() -> bool:
                 bound.arguments["n_thinning"] = min(bound.arguments["n_thinning"], chain[1])
                 args, kwargs = bound.args, bound.kwargs
             return original(*args, **kwargs)
+        return sample_q_batches_from_polytope
 
-        sample_q_batches_from_polytope._bo_hpo_hook = True  # type: ignore[attr-defined]
-        initializers.sample_q_batches_from_polytope = sample_q_batches_from_polytope
+    _install_once(initializers, "sample_q_batches_from_polytope", wrap)
     return True
+
+
+def _install_once(module: Any, name: str, wrap: Any) -> None:
+    """Replace ``module.name`` by ``wrap(original)``, once per process (a marked wrapper
+    is left alone), under a lock so two threads cannot wrap it twice."""
+    with _HOOK_LOCK:
+        original = getattr(module, name)
+        if getattr(original, "_bo_hpo_hook", False):
+            return
+        wrapper = functools.wraps(original)(wrap(original))
+        wrapper._bo_hpo_hook = True
+        setattr(module, name, wrapper)
 
 
 # ---------------------------------------------------------------- warm-started GP fits
@@ -325,19 +334,16 @@ def _install_fit_hook() -> bool:
         return False
     if getattr(original, "_bo_hpo_hook", False):
         return True
-    with _HOOK_LOCK:
-        if getattr(mbm_utils.fit_gpytorch_mll, "_bo_hpo_hook", False):
-            return True
 
-        @functools.wraps(original)
+    def wrap(original: Any) -> Any:
         def fit_gpytorch_mll(mll: Any, *args: Any, **kwargs: Any) -> Any:
             warm = _WARM_START.get()
             if warm is None:
                 return original(mll, *args, **kwargs)
             return _fit_warm(original, warm, mll, args, kwargs)
+        return fit_gpytorch_mll
 
-        fit_gpytorch_mll._bo_hpo_hook = True  # type: ignore[attr-defined]
-        mbm_utils.fit_gpytorch_mll = fit_gpytorch_mll
+    _install_once(mbm_utils, "fit_gpytorch_mll", wrap)
     return True
 
 
