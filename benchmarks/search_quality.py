@@ -509,6 +509,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "catkernel": {"categorical_kernel": True},
     # Ax's own fitting: every GP fit from BoTorch's default initial hyperparameters
     "cold": {"warm_start": False},
+    # warm fits run to SciPy's default tolerance, as before the looser WARM_FIT_FTOL
+    "tightfit": {"warm_fit_ftol": None},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

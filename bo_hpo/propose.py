@@ -53,6 +53,8 @@ class ModelSettings:
         warm_start: start each GP fit from the proposer's previous fit's hyperparameters
             (with a cold fit whenever the data has grown by a quarter since the last; see
             ``_ax.WarmStart``) instead of BoTorch's defaults, as Ax does.
+        warm_fit_ftol: L-BFGS-B's relative-reduction tolerance for those warm fits
+            (``None``: SciPy's ~2.2e-9, which cold fits keep); see ``_ax.WARM_FIT_FTOL``.
     """
 
     num_restarts: int = 20
@@ -61,6 +63,7 @@ class ModelSettings:
     input_warping: bool = False
     categorical_kernel: bool = False
     warm_start: bool = True
+    warm_fit_ftol: float | None = _ax.WARM_FIT_FTOL
 
     def model_kwargs(self) -> dict[str, Any]:
         return _ax.model_kwargs(input_warping=self.input_warping,
@@ -176,7 +179,8 @@ class AxProposer:
                 method, n_initial, seed, self._optimizer_kwargs(), parallel, self.settings))
         self._has_conditionals = any(p.when for p in space.params.values())
         #: the last GP fit's hyperparameters, shared by proposals and predictions
-        self._warm = _ax.WarmStart() if self.settings.warm_start else None
+        self._warm = (_ax.WarmStart(ftol=self.settings.warm_fit_ftol)
+                      if self.settings.warm_start else None)
         self._sems: list[float] = []
         self._means: list[float] = []
 

@@ -251,5 +251,28 @@ def test_fits_on_large_data_are_bounded_and_keep_their_progress(monkeypatch):
             warm.clear()
         _ax._fit_warm(original, warm, _gp(n), (), {})
     bounded = {"options": {"maxiter": _ax.BOUNDED_FIT_MAXITER}}
-    assert seen == [None, bounded, bounded]
+    warm_bounded = {"options": {"maxiter": _ax.BOUNDED_FIT_MAXITER, "ftol": _ax.WARM_FIT_FTOL}}
+    assert seen == [None, bounded, warm_bounded]
     assert [f["warm"] for f in warm.fits] == [False, False, True]
+
+
+def test_only_warm_fits_stop_at_the_looser_tolerance(monkeypatch):
+    # a cold fit starts far from the optimum and keeps SciPy's tolerance; a warm one starts
+    # at the last optimum, where the default let it creep for as long as a cold fit
+    monkeypatch.setattr(_ax, "COLD_REFIT_GROWTH", math.inf)
+    seen = []
+
+    def original(mll, *args, **kwargs):
+        seen.append(kwargs.get("optimizer_kwargs"))
+        return mll
+
+    warm = _ax.WarmStart()
+    for n in (6, 7):
+        _ax._fit_warm(original, warm, _gp(n), (), {})
+    _ax._fit_warm(original, warm, _gp(8), (), {"optimizer_kwargs": {"options": {"x": 1}}})
+    assert seen == [None, {"options": {"ftol": _ax.WARM_FIT_FTOL}}, {"options": {"x": 1}}]
+    strict = _ax.WarmStart(ftol=None)  # ModelSettings(warm_fit_ftol=None): SciPy's default
+    for n in (6, 7):
+        _ax._fit_warm(original, strict, _gp(n), (), {})
+    assert seen[-2:] == [None, None]
+    assert [f["warm"] for f in strict.fits] == [False, True]
