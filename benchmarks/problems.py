@@ -926,6 +926,89 @@ def branin_log() -> Problem:
 
 
 # --------------------------------------------------------------------------------------
+# (m) four categoricals out of six: the categorical-dominated shape, a second instance
+
+
+_CA_BLOCK = ["mlp", "conv", "attn"]
+_CA_ACT = ["relu", "gelu", "tanh"]
+_CA_POOL = ["mean", "max", "cls"]
+_CA_INIT = ["xavier", "kaiming"]
+_CA_MAIN = {"mlp": 0.05, "conv": 0.01, "attn": 0.02}
+# pooling depends on the block: a class token only makes sense for attention
+_CA_BLOCK_POOL = {
+    "mlp": {"mean": 0.00, "max": 0.02, "cls": 0.06},
+    "conv": {"mean": 0.02, "max": 0.00, "cls": 0.07},
+    "attn": {"mean": 0.02, "max": 0.04, "cls": 0.00},
+}
+# kaiming initialisation suits relu, xavier suits tanh; gelu is indifferent
+_CA_ACT_INIT = {
+    "relu": {"xavier": 0.03, "kaiming": 0.00},
+    "gelu": {"xavier": 0.01, "kaiming": 0.01},
+    "tanh": {"xavier": 0.00, "kaiming": 0.04},
+}
+_CA_BLOCK_ACT = {
+    "mlp": {"relu": 0.00, "gelu": 0.01, "tanh": 0.02},
+    "conv": {"relu": 0.00, "gelu": 0.01, "tanh": 0.03},
+    "attn": {"relu": 0.02, "gelu": 0.00, "tanh": 0.03},
+}
+# log10 lr centre and dropout centre per block
+_CA_CENTRE = {"mlp": (-2.5, 0.3), "conv": (-2.0, 0.15), "attn": (-3.3, 0.1)}
+
+
+def _ca_offset(c: Config) -> float:
+    b, a, p, i = c["block"], c["activation"], c["pooling"], c["init"]
+    return _CA_MAIN[b] + _CA_BLOCK_POOL[b][p] + _CA_ACT_INIT[a][i] + _CA_BLOCK_ACT[b][a]
+
+
+def _ca_true(c: Config) -> float:
+    lc, dc = _CA_CENTRE[c["block"]]
+    u = math.log10(c["lr"]) - lc
+    d = c["dropout"] - dc
+    q = 0.25 * u * u + 1.5 * d * d
+    return 0.20 + _ca_offset(c) + _sat(q) + _cliff(u - 1.2)
+
+
+def _ca_sd(c: Config) -> float:
+    lc, _ = _CA_CENTRE[c["block"]]
+    return 0.005 + 0.012 * _sigmoid(2.0 * (math.log10(c["lr"]) - lc))
+
+
+def cat_arch() -> Problem:
+    # Optimum by enumeration: the continuous part is zero at the (in-bounds) centre.
+    combos = [
+        {"block": b, "activation": a, "pooling": p, "init": i}
+        for b in _CA_BLOCK
+        for a in _CA_ACT
+        for p in _CA_POOL
+        for i in _CA_INIT
+    ]
+    cat = min(combos, key=_ca_offset)
+    lc, dc = _CA_CENTRE[cat["block"]]
+    argmin = {**cat, "lr": 10**lc, "dropout": dc}
+    return Problem(
+        name="cat_arch",
+        description=(
+            "4 unordered categoricals of 6 parameters (block x3, activation x3, pooling x3, "
+            "init x2) + log lr + dropout; pooling depends on the block, init on the "
+            "activation; lr and dropout centres shift with the block; optimum at "
+            f"{tuple(cat.values())}; noise grows with lr"
+        ),
+        space={
+            "block": ("choice", list(_CA_BLOCK)),
+            "activation": ("choice", list(_CA_ACT)),
+            "pooling": ("choice", list(_CA_POOL)),
+            "init": ("choice", list(_CA_INIT)),
+            "lr": ("log_uniform", 1e-5, 1e-1),
+            "dropout": ("uniform", 0.0, 0.5),
+        },
+        true_fn=_ca_true,
+        noise_sd_fn=_ca_sd,
+        optimum=_ca_true(argmin),
+        argmin=argmin,
+    )
+
+
+# --------------------------------------------------------------------------------------
 # registry and self-check
 
 
@@ -942,6 +1025,7 @@ PROBLEM_FACTORIES: dict[str, Callable[[], Problem]] = {
     "conditional_narrow": conditional_narrow,
     "high_dim_16": high_dim_16,
     "branin_log": branin_log,
+    "cat_arch": cat_arch,
 }
 
 
