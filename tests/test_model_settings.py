@@ -67,3 +67,42 @@ def test_linear_constraints_cap_the_restarts_and_nothing_else():
     assert kwargs["raw_samples"] == propose.SETTINGS.raw_samples
     free = propose.AxProposer(SearchSpace(SPACE), seed=0)._optimizer_kwargs()
     assert free["num_restarts"] == propose.SETTINGS.num_restarts
+
+
+def _ax_parameters(space_dict):
+    from bo_hpo.translate import translate
+
+    return translate(SearchSpace(space_dict)).parameters
+
+
+@pytest.mark.parametrize("space_dict, expected", [
+    # 3 of 5 unordered: categoricals dominate
+    ({"o": ("choice", ["a", "b", "c"]), "p": ("choice", ["x", "y"]),
+      "q": ("choice", ["u", "v", "w"]), "lr": ("log_uniform", 1e-4, 1e-1),
+      "d": ("uniform", 0.0, 0.5)}, True),
+    # 2 of 4: not more than half
+    ({"o": ("choice", ["a", "b", "c"]), "p": ("choice", ["x", "y"]),
+      "lr": ("log_uniform", 1e-4, 1e-1), "d": ("uniform", 0.0, 0.5)}, False),
+    # numeric choices are ordered (as Ax infers them), so they do not count
+    ({"b": ("choice", [16, 32, 64]), "w": ("choice", [1, 2, 4]),
+      "o": ("choice", ["a", "b"])}, False),
+])
+def test_auto_categorical_kernel_only_where_unordered_choices_dominate(space_dict, expected):
+    auto = propose.ModelSettings(categorical_kernel=None)
+    resolved = auto.resolved(_ax_parameters(space_dict))
+    assert resolved.categorical_kernel is expected
+    # an explicit choice is never overridden
+    for explicit in (True, False):
+        settings = propose.ModelSettings(categorical_kernel=explicit)
+        assert settings.resolved(_ax_parameters(space_dict)).categorical_kernel is explicit
+
+
+def test_the_proposer_models_with_the_resolved_kernel(monkeypatch):
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(categorical_kernel=None))
+    space = SearchSpace({"o": ("choice", ["a", "b", "c"]), "p": ("choice", ["x", "y"]),
+                         "x": ("uniform", 0.0, 1.0)})
+    proposer = propose.AxProposer(space, seed=0)
+    assert proposer.settings.categorical_kernel is True
+    (spec,) = [s for n in proposer.client._generation_strategy._nodes if n.name == "MBM"
+               for s in n.generator_specs]
+    assert "transforms" in spec.generator_kwargs  # Ax's Mixed transforms: no one-hot
