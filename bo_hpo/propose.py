@@ -53,10 +53,11 @@ class ModelSettings:
             kernel (``MixedSingleTaskGP``) instead of one-hot encoding them. ``None``
             (the default): only where unordered choices are more than
             ``CATEGORICAL_KERNEL_SHARE`` of the parameters (see ``resolved``). There it
-            won clearly at 50 trials (``cat_heavy``, 3 of 5 parameters categorical:
-            median regret 0.011 against 0.074 one-hot; ``cat_arch``, 4 of 6: see
-            ``benchmarks/RESULTS.md``); where choices are a minority it was mixed, and
-            worse on the conditional problem (0.028 against 0.026, 4 of 5 seeds worse).
+            won at 50 trials by more than seed noise (median regret: ``cat_heavy``, 3 of
+            5 parameters categorical, 0.023 against 0.046 one-hot over 10 seeds;
+            ``cat_arch``, 4 of 6, 0.0013 against 0.022), and tied at 20. Where choices
+            are a minority it was worse at 20 trials on average (0.028 against 0.022 over
+            five problems), so one-hot stays there (``benchmarks/RESULTS.md``).
         warm_start: start each GP fit from the proposer's previous fit's hyperparameters
             (with a cold fit whenever the data has grown by a quarter since the last; see
             ``_ax.WarmStart``) instead of BoTorch's defaults, as Ax does.
