@@ -234,16 +234,21 @@ def test_the_hook_acts_only_inside_the_block_and_its_thread():
     assert any(not torch.allclose(initial[k], v) for k, v in _params(mll.model).items())
 
 
+def _recording_fit(seen):
+    """A stand-in for BoTorch's fit that records the optimiser options it is given."""
+    def original(mll, *args, **kwargs):
+        seen.append(kwargs.get("optimizer_kwargs"))
+        return mll
+    return original
+
+
 def test_fits_on_large_data_are_bounded_and_keep_their_progress(monkeypatch):
     # past BOUNDED_FIT_AFTER points a fit must not outlast the proposal's cap, or no state
     # is kept and every later fit starts over (and is cut short) again
     monkeypatch.setattr(_ax, "BOUNDED_FIT_AFTER", 5)
     monkeypatch.setattr(_ax, "COLD_REFIT_GROWTH", math.inf)
     seen = []
-
-    def original(mll, *args, **kwargs):
-        seen.append(kwargs.get("optimizer_kwargs"))
-        return mll
+    original = _recording_fit(seen)
 
     warm = _ax.WarmStart()
     for n in (4, 8, 9):  # cold under the threshold, then a forced cold over it, then warm
@@ -261,10 +266,7 @@ def test_only_warm_fits_stop_at_the_looser_tolerance(monkeypatch):
     # at the last optimum, where the default let it creep for as long as a cold fit
     monkeypatch.setattr(_ax, "COLD_REFIT_GROWTH", math.inf)
     seen = []
-
-    def original(mll, *args, **kwargs):
-        seen.append(kwargs.get("optimizer_kwargs"))
-        return mll
+    original = _recording_fit(seen)
 
     warm = _ax.WarmStart()
     for n in (6, 7):
