@@ -236,10 +236,10 @@ class WarmStart:
     """
 
     def __init__(self, growth: float | None = None, record_loss: bool = False,
-                 ftol: float | None | str = "default") -> None:
+                 ftol: float | None = WARM_FIT_FTOL) -> None:
         self.growth = COLD_REFIT_GROWTH if growth is None else growth
-        #: L-BFGS-B's ``ftol`` for warm fits (``"default"``: ``WARM_FIT_FTOL``)
-        self.ftol = WARM_FIT_FTOL if ftol == "default" else ftol
+        #: L-BFGS-B's ``ftol`` for warm fits (``None``: SciPy's default)
+        self.ftol = ftol
         #: compute the final negative MLL per point after each fit (benchmarks, tests)
         self.record_loss = record_loss
         self._lock = threading.Lock()
@@ -369,14 +369,11 @@ def _fit_warm(original: Any, warm: WarmStart, mll: Any, args: tuple, kwargs: dic
         warm.clear()
         return original(mll, *args, **kwargs)
     cold_kwargs = kwargs
-    if "optimizer_kwargs" not in kwargs:
-        options = {"maxiter": BOUNDED_FIT_MAXITER} if n > BOUNDED_FIT_AFTER else {}
-        if options:
-            cold_kwargs = {**kwargs, "optimizer_kwargs": {"options": options}}
-        if reason is None and warm.ftol is not None:
-            options = {**options, "ftol": warm.ftol}
-        if options:
-            kwargs = {**kwargs, "optimizer_kwargs": {"options": options}}
+    if "optimizer_kwargs" not in kwargs:  # the caller's own options win
+        bound = {"maxiter": BOUNDED_FIT_MAXITER} if n > BOUNDED_FIT_AFTER else {}
+        tol = {} if warm.ftol is None else {"ftol": warm.ftol}
+        cold_kwargs = _with_options(kwargs, bound)
+        kwargs = _with_options(kwargs, {**bound, **tol})
     if reason is None:
         try:
             result = original(mll, *args, **kwargs)
@@ -396,6 +393,11 @@ def _fit_warm(original: Any, warm: WarmStart, mll: Any, args: tuple, kwargs: dic
         logger.debug("could not store the fitted GP hyperparameters: %r", err)
         warm.clear()
     return result
+
+
+def _with_options(kwargs: dict, options: dict) -> dict:
+    """``kwargs`` with L-BFGS-B ``options`` for BoTorch's fit (unchanged if none)."""
+    return {**kwargs, "optimizer_kwargs": {"options": options}} if options else kwargs
 
 
 def _restore(model: Any, values: dict[str, Any]) -> None:

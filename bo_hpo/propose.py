@@ -2,7 +2,8 @@
 
 Generation (see the README's "Proposal time" and ``ModelSettings``): Ax's Sobol
 initialisation, then its modular BoTorch model (``MBM``: a GP with log noisy expected
-improvement) with Ax's acquisition effort, each GP fit warm-started from the proposer's
+improvement; unordered choices one-hot, or under a categorical kernel where they are most
+of the space) with Ax's acquisition effort, each GP fit warm-started from the proposer's
 previous one, and short hit-and-run chains and fewer restarts under linear constraints.
 Each proposal also runs under a wall-clock cap; past it, or when the model fails, the
 proposal falls back to a random valid configuration, logged as a WARNING and recorded on
