@@ -45,3 +45,8 @@ def pid_then_sleep(config: dict) -> float:
         f.write(str(os.getpid()))
     time.sleep(600)
     return 0.0
+
+
+def visible_devices(config: dict) -> float:
+    """The GPU index this worker was pinned to (-1: none), as the trial's value."""
+    return float(os.environ.get("CUDA_VISIBLE_DEVICES", "-1"))

@@ -70,6 +70,35 @@ def test_process_executor_completes_the_budget_with_two_workers(objectives):
     assert result.info["proposal_blocking_seconds"] >= 0
 
 
+def _pinned(executor, objectives) -> dict[int, float]:
+    """Each of the executor's workers runs one trial reporting the GPU it was pinned to."""
+    for trial in range(executor.capacity):
+        executor.submit(trial, objectives.visible_devices, {"lr": 1e-3}, timeout=60)
+    values: dict[int, float] = {}
+    try:
+        while len(values) < executor.capacity:
+            values.update({o.trial: o.value for o in executor.wait()})
+    finally:
+        executor.shutdown()
+    return values
+
+
+@pytest.mark.parametrize("parent_sees, expected", [(None, [0, 1, 0]), ("5,7", [5, 7, 5])])
+def test_more_process_workers_than_gpus_share_them_in_turn(objectives, monkeypatch,
+                                                          parent_sees, expected):
+    """--parallel 3 on 2 GPUs: workers pinned to GPUs 0, 1, 0 (none left unpinned, which
+    would put all three on GPU 0), named as the parent's CUDA_VISIBLE_DEVICES names them."""
+    from bo_hpo.executors import process
+
+    monkeypatch.setattr(process, "_visible_gpus", lambda: [0, 1])
+    if parent_sees is not None:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", parent_sees)
+    executor = ProcessExecutor(workers=3)
+    assert executor.devices == [0, 1]
+    assert _pinned(executor, objectives) == dict(enumerate(map(float, expected)))
+    assert ProcessExecutor(workers=2, devices=[]).devices == []  # pin none, on request
+
+
 def test_a_killed_process_worker_fails_its_trial_which_is_retried(objectives, tmp_path,
                                                                    monkeypatch):
     monkeypatch.setenv("BO_HPO_TEST_MARKER", str(tmp_path / "died"))

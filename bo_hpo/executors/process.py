@@ -81,8 +81,9 @@ def _worker_main(conn: Connection, fn: Callable[[dict[str, Any]], Any]) -> None:
 @dataclass
 class ProcessExecutor:
     """Runs trials in ``workers`` spawned processes (``None``: one per visible GPU, else
-    ``max(1, cpu_count // 2)``). ``devices``: GPU indices to pin workers to (``None``: all
-    visible GPUs when ``workers`` is ``None``)."""
+    ``max(1, cpu_count // 2)``). ``devices``: GPU indices to pin workers to, in turn
+    (``None``: every visible GPU; ``[]``: pin none). More workers than GPUs share them:
+    ``workers=8`` on 2 GPUs puts four on each, as Ray's fractional ``num_gpus`` would."""
 
     workers: int | None = None
     devices: list[int] | None = None
@@ -94,7 +95,7 @@ class ProcessExecutor:
                                          or not isinstance(self.workers, int)
                                          or self.workers < 1):
             raise ConfigError(f"workers must be a positive integer, got {self.workers!r}")
-        if self.devices is None and self.workers is None:
+        if self.devices is None:
             self.devices = _visible_gpus()
         if self.workers is None:
             self.workers = len(self.devices) if self.devices else max(
@@ -106,9 +107,9 @@ class ProcessExecutor:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         device = None
-        if self.devices:
-            device = str(self.devices[index % len(self.devices)])
         previous = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if self.devices:
+            device = _physical(self.devices[index % len(self.devices)], previous)
         if device is not None:  # spawn copies the environment at start: pin this worker
             os.environ["CUDA_VISIBLE_DEVICES"] = device
         try:
@@ -241,6 +242,14 @@ class ProcessExecutor:
     def pids(self) -> list[int]:
         """The workers' process ids (for tests and monitoring)."""
         return [w.process.pid for w in self._pool]
+
+
+def _physical(index: int, visible: str | None) -> str:
+    """GPU ``index`` as this process counts them, named as the child must see it: under
+    ``CUDA_VISIBLE_DEVICES=2,3`` index 0 is GPU "2" (pinning the child to "0" would move it
+    onto a GPU this process was not given)."""
+    ids = [v.strip() for v in (visible or "").split(",") if v.strip()]
+    return ids[index] if 0 <= index < len(ids) else str(index)
 
 
 def _visible_gpus() -> list[int]:
