@@ -46,6 +46,16 @@ BABY_GPT = {  # nanoGPT's shakespeare_char "baby GPT"
     "dropout": 0.2,
 }
 
+DOC_GPT = {  # the baseline of experiments/transformer_shakespeare.toml (the document's space)
+    "num_layers": 6,
+    "hidden_dim": 768,
+    "num_heads": 12,
+    "mlp_ratio": 4,
+    "block_size": 256,
+    "batch_size": 64,
+    "dropout": 0.1,
+}
+
 
 def bare_loop(
     config: dict[str, Any], data: Any, epochs: int, device: torch.device, seed: int
@@ -185,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     gpt_rows = {"gpt_cpu_size": time_transformer(CPU_GPT, args.gpt_steps, 3, device)}
     if device.type == "cuda":
         gpt_rows["gpt_baby"] = time_transformer(BABY_GPT, max(args.gpt_steps, 50), 3, device)
+        gpt_rows["gpt_document_baseline"] = time_transformer(
+            DOC_GPT, max(args.gpt_steps, 50), 3, device)
 
     env = {
         "device": str(device),
