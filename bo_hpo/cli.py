@@ -331,7 +331,8 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
         _fail(f"{spec.name}: {err}; not started (exit {EXIT_LOCKED})", EXIT_LOCKED)
     except SpaceChangedError as err:
         printer.close()
-        _fail(str(err), EXIT_BAD_INPUT)
+        _fail(f"{err} Or start anew with `bo-hpo run --fresh`, which keeps the old one under "
+              "a dated name.", EXIT_BAD_INPUT)
     except StoreError as err:
         printer.close()
         _fail(str(err), EXIT_STORE)

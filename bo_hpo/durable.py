@@ -45,6 +45,16 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+def archive_name(st: Any, name: str) -> str:
+    """A dated name, free in store ``st``, to keep experiment ``name`` under."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    archived, n = f"{name}-{stamp}", 1
+    while st.get_experiment(archived) is not None:  # two in one second
+        n += 1
+        archived = f"{name}-{stamp}-{n}"
+    return archived
+
+
 class StoredExperiment:
     """One experiment in a store, held by this process for the length of a ``with``."""
 
@@ -111,8 +121,23 @@ class StoredExperiment:
             records = st.trials(info.id)
             defaults = {**(baseline or {})}
             if info.fingerprint != space.fingerprint():
-                defaults.update(cls._accept_change(st, info, name, space, spec, records,
-                                                   defaults))
+                try:
+                    defaults.update(cls._accept_change(st, info, name, space, spec,
+                                                       records, defaults))
+                except SpaceChangedError:
+                    if any(r.status in ("completed", "failed") for r in records):
+                        raise
+                    # Nothing ever ran to an outcome (a first trial the evaluator refused,
+                    # say): no result is lost by starting over. The old record is kept.
+                    archived = archive_name(st, name)
+                    st.rename_experiment(info.id, archived)
+                    st.release_lease(info.id, owner)
+                    logger.warning(
+                        "experiment %r: the search space changed and no stored trial had "
+                        "finished, so it starts anew (the earlier record is kept as %r)",
+                        name, archived)
+                    return cls.open(store, name, space=space, spec=spec, minimize=minimize,
+                                    seed=seed, baseline=baseline, session=session)
                 info = st.get_experiment(name)
             if info.spec != spec:  # the latest spec as given (a raised budget, say)
                 st.update_experiment(info.id, spec=spec, status="running")

@@ -85,6 +85,7 @@ def run_experiment(
     what is left of its budget; ``fresh`` keeps the old one under a dated name and starts
     anew. ``nightly`` runs one night: ``[nightly]``'s budget, recorded as a night.
     """
+    from bo_hpo.durable import archive_name
     from bo_hpo.evaluators import get_evaluator
     from bo_hpo.loop import Session, _tune
     from bo_hpo.store import default_store_url, open_store
@@ -95,11 +96,7 @@ def run_experiment(
     if fresh:
         info = st.get_experiment(spec.name)
         if info is not None:
-            archived = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-            n = 1
-            while st.get_experiment(archived) is not None:  # two --fresh runs in one second
-                n += 1
-                archived = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+            archived = archive_name(st, spec.name)
             st.rename_experiment(info.id, archived)
             logger.warning("kept the earlier experiment %r as %r", spec.name, archived)
     evaluator = get_evaluator(spec.evaluator)

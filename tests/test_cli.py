@@ -125,3 +125,39 @@ def test_a_config_the_evaluator_rejects_stops_the_run_with_exit_2(runner, tmp_pa
     assert result.exit_code == 2, result.output
     assert "epochs" in result.output and "Traceback" not in result.output
     assert result.output.count("[trial") == 0
+
+
+@pytest.mark.parametrize("mistakes", [
+    [('epochs        = 1', 'epochs        = "1"')],  # a wrong type
+    [('[space]', '[space]\nwarmup_steps = ["int", 0, 100]'),  # a key the evaluator lacks
+     ('[baseline]', '[baseline]\nwarmup_steps = 10')],
+])
+def test_after_a_refused_first_trial_the_corrected_file_runs(runner, tmp_path, mistakes):
+    """Exit 2 ran nothing, so fixing the file must be enough: the changed space starts the
+    experiment anew (the empty earlier record kept under a dated name), not a refusal."""
+    path = tmp_path / "fix.toml"
+    wrong = TINY
+    for old, new in mistakes:
+        wrong = wrong.replace(old, new)
+    path.write_text(wrong)
+    assert runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "a")]).exit_code == 2
+    path.write_text(TINY)
+    result = runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert sum(r.status == "completed" for r in bo_hpo.load("tiny").records) >= 3
+    from bo_hpo.store import default_store_url, open_store
+
+    names = [e["name"] for e in open_store(default_store_url()).list_experiments()]
+    assert len(names) == 2 and any(n.startswith("tiny-") for n in names)
+
+
+def test_a_space_change_after_finished_trials_is_still_refused(runner, tmp_path):
+    path = tmp_path / "fix.toml"
+    path.write_text(TINY)
+    assert runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "a")]).exit_code == 0
+    # the stored trials' learning rates below 1e-2 fall outside the new range
+    path.write_text(TINY.replace('"log_uniform", 1e-4', '"log_uniform", 1e-2')
+                    .replace("learning_rate = 1e-3", "learning_rate = 2e-2"))
+    result = runner.invoke(main, ["run", str(path), "--trials", "6"])
+    assert result.exit_code == 2 and "--fresh" in result.output, result.output
+    assert len(bo_hpo.load("tiny").records) >= 4  # nothing moved or lost
