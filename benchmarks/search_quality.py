@@ -507,6 +507,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "alt_cap8": {"maxiter_alternating": 8},
     "warp": {"input_warping": True},
     "catkernel": {"categorical_kernel": True},
+    # every 4th / 3rd model proposal inside a conditional branch the incumbent is not in
+    "branches": {"branch_every": 4},
+    "branches3": {"branch_every": 3},
     # Ax's own fitting: every GP fit from BoTorch's default initial hyperparameters
     "cold": {"warm_start": False},
     # warm fits run to SciPy's default tolerance, as before the looser WARM_FIT_FTOL

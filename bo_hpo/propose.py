@@ -64,6 +64,11 @@ class ModelSettings:
             ``_ax.WarmStart``) instead of BoTorch's defaults, as Ax does.
         warm_fit_ftol: L-BFGS-B's relative-reduction tolerance for those warm fits
             (``None``: SciPy's ~2.2e-9, which cold fits keep); see ``_ax.WARM_FIT_FTOL``.
+        branch_every: in a space with conditional branches (parameters active under one
+            value of a choice), every this-many-th model proposal is made inside a branch
+            the incumbent is not in, fewest-visited first, so that a branch whose own
+            parameters need tuning before it can win (SGD's momentum) gets them tuned.
+            ``None``: never.
     """
 
     num_restarts: int = 20
@@ -73,6 +78,7 @@ class ModelSettings:
     categorical_kernel: bool | None = None
     warm_start: bool = True
     warm_fit_ftol: float | None = _ax.WARM_FIT_FTOL
+    branch_every: int | None = None
 
     def resolved(self, parameters: Iterable[Any]) -> ModelSettings:
         """These settings for a space of Ax ``parameters``: ``categorical_kernel=None``
@@ -89,10 +95,13 @@ class ModelSettings:
                                 categorical_kernel=bool(self.categorical_kernel))
 
     def optimizer_kwargs(self) -> dict[str, Any]:
-        options = ({} if self.maxiter_alternating is None
-                   else {"maxiter_alternating": self.maxiter_alternating})
-        return {"num_restarts": self.num_restarts, "raw_samples": self.raw_samples,
-                "options": options}
+        kwargs: dict[str, Any] = {"num_restarts": self.num_restarts,
+                                  "raw_samples": self.raw_samples}
+        if self.maxiter_alternating is not None:  # an empty ``options`` would still make
+            # Ax's discrete optimiser (chosen when fixed parameters leave only choices)
+            # refuse the whole call
+            kwargs["options"] = {"maxiter_alternating": self.maxiter_alternating}
+        return kwargs
 
 
 #: ``ModelSettings(categorical_kernel=None)`` uses the categorical kernel when unordered
@@ -104,6 +113,14 @@ RETIRE_AS = "failed"
 
 #: The settings every new proposer uses (replaced only by benchmarks and tests).
 SETTINGS = ModelSettings()
+
+#: Configurations scored by the model for a proposal inside a branch: this many near the
+#: branch's best so far, and this many drawn at random inside it.
+BRANCH_CANDIDATES = 500
+
+#: How far those near ones step: a normal step of this sd on each numeric parameter's
+#: unit scale (log scale for log parameters), and a choice redrawn with this probability.
+BRANCH_STEP = 0.15
 
 #: Acquisition restarts under linear constraints (see ``_optimizer_kwargs``).
 CONSTRAINED_MAX_RESTARTS = 4
@@ -206,6 +223,13 @@ class AxProposer:
                       if self.settings.warm_start else None)
         self._sems: list[float] = []
         self._means: list[float] = []
+        #: (choice parameter, label) of each value that activates parameters of its own
+        self._branches = [(p.name, label) for p in self.translation.parameters
+                          for label, children in (getattr(p, "dependent_parameters", None)
+                                                  or {}).items() if children]
+        self._observed: dict[int, float] = {}  # Ax index -> mean, measured trials only
+        self._model_proposals = 0
+        self._branch_visits: dict[tuple[str, Any], int] = {}
 
     # ----------------------------------------------------------------- strategy
     def _fully_discrete(self) -> bool:
@@ -231,7 +255,7 @@ class AxProposer:
             # took 1.7 s of a 3.1 s proposal here. A shorter chain is plenty for the raw
             # samples. (The mixed optimiser rejects these keys, hence continuous only;
             # mixed spaces get the same chain through ``_short_chains``.)
-            kwargs["options"].update(POLYTOPE_OPTIONS)
+            kwargs.setdefault("options", {}).update(POLYTOPE_OPTIONS)
         if self.translation.constraints:
             # Under linear constraints BoTorch optimises each restart with SLSQP, one at a
             # time, instead of batched L-BFGS-B: 20 restarts made a constrained proposal
@@ -294,6 +318,7 @@ class AxProposer:
         """
         records = list(records)
         drawn = sum(r.generator == "sobol" for r in records)
+        self._model_proposals = sum(r.generator == "gp" for r in records)
         if drawn:
             _ax.resume_sobol_at(self.client, drawn)
         index: dict[int, int] = {}
@@ -339,9 +364,18 @@ class AxProposer:
             with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(
                     self.proposal_timeout), self._short_chains(), \
                     _ax.warm_started_fits(self._warm), _ax_fallbacks() as ax_gave_up:
-                trials = self.client.get_next_trials(max_trials=1)
-            (ax_index, ax_params), = trials.items()
-            generator = self._generator_name(ax_index)
+                branch = self._branch_to_explore()
+                inside = None if branch is None else self._inside_branch(*branch)
+                if inside is not None:
+                    ax_params = self.translation.encode(inside)
+                    with _quiet():
+                        ax_index = self.client.attach_trial(parameters=ax_params)
+                    generator = "gp"
+                else:
+                    trials = self.client.get_next_trials(max_trials=1)
+                    (ax_index, ax_params), = trials.items()
+                    generator = self._generator_name(ax_index)
+            self._model_proposals += generator == "gp"
             if ax_gave_up:  # Ax's model failed and it drew a quasi-random point instead
                 generator, ax_fallback = "ax_fallback", ax_gave_up[-1][:500]
                 logger.info("Ax fell back to quasi-random: %s", ax_fallback)
@@ -360,6 +394,63 @@ class AxProposer:
         seconds = time.perf_counter() - t0
         return Proposal(ax_index, self.translation.decode(ax_params), seconds, generator,
                         fallback or ax_fallback)
+
+    def _inside_branch(self, parent: str, label: Any) -> dict[str, Any] | None:
+        """The best of ``BRANCH_CANDIDATES`` random configurations inside the branch
+        ``parent == label`` by expected improvement over the branch's best measured value,
+        under the GP fitted on all data (Ax cannot be asked: its fixed parameters pin a
+        hierarchical space's children too). ``None`` when no model can be fit."""
+        param = self.space.params[parent]
+        ax_param = next(p for p in self.translation.parameters if p.name == parent)
+        value = list(param.values)[list(ax_param.values).index(label)]
+        experiment = _ax.experiment(self.client)
+        sign = 1.0 if self.minimize else -1.0
+        inside = {i: sign * m for i, m in self._observed.items()
+                  if experiment.trials[i].arm.parameters.get(parent) == label}
+        candidates: list[dict[str, Any]] = []
+        if inside:  # half the candidates around the branch's best so far
+            centre = self.translation.decode(
+                experiment.trials[min(inside, key=inside.__getitem__)].arm.parameters)
+            for _ in range(BRANCH_CANDIDATES):
+                near = _perturbed(self.space, centre, self._rng, BRANCH_STEP, keep=parent)
+                if near is not None and near.get(parent) == value and (
+                        self._is_valid is None or self._is_valid(near)):
+                    candidates.append(near)
+        for _ in range(0 if candidates else 20 * BRANCH_CANDIDATES):
+            config = self.space.sample(self._rng, is_valid=self._is_valid)
+            if config.get(parent) == value:
+                candidates.append(config)
+                if len(candidates) >= BRANCH_CANDIDATES:
+                    break
+        predictions = self.predict_configs(candidates) if candidates else None
+        if not predictions:
+            return None
+        best = min(inside.values()) if inside else min(
+            sign * m for m in self._observed.values())
+        mu = np.array([sign * p.mean for p in predictions])
+        sd = np.maximum(np.array([p.sem for p in predictions]), 1e-12)
+        z = (best - mu) / sd
+        from scipy.stats import norm
+
+        ei = (best - mu) * norm.cdf(z) + sd * norm.pdf(z)
+        return candidates[int(np.argmax(ei))]
+
+    def _branch_to_explore(self) -> tuple[str, Any] | None:
+        """``(parent, label)`` when this proposal is one ``branch_every`` sends into a
+        branch the incumbent is not in; ``None`` otherwise (the Sobol phase included)."""
+        every = self.settings.branch_every
+        if (not every or not self._branches or not self._observed
+                or self._model_proposals % every != every - 1):
+            return None
+        pick = min if self.minimize else max
+        incumbent = pick(self._observed, key=self._observed.__getitem__)
+        at = self.client._experiment.trials[incumbent].arm.parameters
+        others = [b for b in self._branches if at.get(b[0]) != b[1]]
+        if not others:
+            return None
+        branch = min(others, key=lambda b: self._branch_visits.get(b, 0))
+        self._branch_visits[branch] = self._branch_visits.get(branch, 0) + 1
+        return branch
 
     def _canonical(self, ax_index: int, ax_params: Mapping[str, Any]) -> tuple[int, dict]:
         """Make Ax's record of a trial match what will be evaluated.
@@ -411,6 +502,7 @@ class AxProposer:
     # ----------------------------------------------------------------- telling
     def complete(self, ax_index: int, mean: float, sem: float | None) -> None:
         self._means.append(mean)
+        self._observed[ax_index] = mean
         if sem is not None:
             self._sems.append(sem)
         with _quiet():
@@ -505,6 +597,30 @@ class AxProposer:
             return None
         self._adapter_cache = (key, adapter)
         return adapter
+
+
+def _perturbed(space: SearchSpace, config: Mapping[str, Any], rng: np.random.Generator,
+               step: float, keep: str) -> dict[str, Any] | None:
+    """``config`` with each numeric parameter moved by a normal step of sd ``step`` on its
+    unit (or log-unit) scale, and each choice but ``keep`` redrawn with probability
+    ``step``; ``None`` if the result breaks a constraint."""
+    from bo_hpo.space import Choice, Float, Int
+
+    out = dict(config)
+    for name, value in config.items():
+        p = space.params.get(name) if name != keep else None
+        if isinstance(p, (Float, Int)):
+            lo, hi, v = (math.log(p.low), math.log(p.high), math.log(value)) if p.log else (
+                p.low, p.high, value)
+            moved = min(max(v + rng.normal(0.0, step) * (hi - lo), lo), hi)
+            moved = math.exp(moved) if p.log else moved
+            out[name] = min(max(round(moved), p.low), p.high) if isinstance(p, Int) else moved
+        elif isinstance(p, Choice) and len(p.values) > 1 and rng.random() < step:
+            out[name] = p.values[int(rng.integers(len(p.values)))]
+    try:
+        return space.check_config(out)
+    except Exception:  # a constraint, or a redrawn parent whose children are now missing
+        return None
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -56,7 +56,8 @@ def test_optimizer_effort_reaches_the_generation_strategy(cap):
     (spec,) = [s for n in gs._nodes if n.name == "MBM" for s in n.generator_specs]
     kwargs = spec.generator_gen_kwargs["model_gen_options"]["optimizer_kwargs"]
     assert (kwargs["num_restarts"], kwargs["raw_samples"]) == (7, 77)
-    assert kwargs["options"] == ({} if cap is None else {"maxiter_alternating": 3})
+    # no empty ``options``: Ax's discrete optimiser refuses the key itself
+    assert kwargs.get("options") == (None if cap is None else {"maxiter_alternating": 3})
 
 
 def test_linear_constraints_cap_the_restarts_and_nothing_else():
@@ -106,3 +107,53 @@ def test_the_proposer_models_with_the_resolved_kernel(monkeypatch):
     (spec,) = [s for n in proposer.client._generation_strategy._nodes if n.name == "MBM"
                for s in n.generator_specs]
     assert "transforms" in spec.generator_kwargs  # Ax's Mixed transforms: no one-hot
+
+
+# ------------------------------------------------------------------ conditional branches
+BRANCHY = {
+    "opt": ("choice", ["sgd", "adam", "rms"]),
+    "lr": ("log_uniform", 1e-5, 1.0),
+    "momentum": ("uniform", 0.0, 0.99, {"when": {"opt": ["sgd"]}}),
+}
+
+
+def _adam_wins(c):
+    """Adam's broad plateau is the best the first trials see; SGD needs its momentum."""
+    x = math.log10(c["lr"]) + 3
+    if c["opt"] == "sgd":
+        return 0.5 + x * x + 4 * (c["momentum"] - 0.9) ** 2
+    return {"adam": 0.3, "rms": 0.6}[c["opt"]] + 0.1 * x * x
+
+
+def _run(monkeypatch, every, n=16):
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(branch_every=every))
+    proposer = propose.AxProposer(SearchSpace(BRANCHY), seed=1, n_initial=5)
+    out = []
+    for _ in range(n):
+        p = proposer.propose()
+        proposer.complete(p.ax_index, _adam_wins(p.config), None)
+        out.append(p)
+    return proposer, out
+
+
+def test_every_nth_model_proposal_goes_inside_the_branch_the_incumbent_is_not_in(
+        monkeypatch):
+    proposer, out = _run(monkeypatch, every=3)
+    assert proposer._branches == [("opt", "sgd")]  # rms has no parameters of its own
+    model = [p for p in out if p.generator == "gp"]
+    assert len(model) == 11 and all(p.fallback is None for p in out)
+    sent = model[2::3]  # the 3rd, 6th and 9th model proposals
+    assert all(p.config["opt"] == "sgd" and "momentum" in p.config for p in sent)
+    # the model's pick inside the branch, not a random draw: near the branch's best lr
+    assert sum(abs(math.log10(p.config["lr"]) + 3) < 1.5 for p in sent) >= 2
+
+
+def test_without_branch_visits_the_model_stays_on_the_incumbent_branch(monkeypatch):
+    _, out = _run(monkeypatch, every=None)
+    later = [p for p in out if p.generator == "gp"][5:]
+    assert sum(p.config["opt"] == "sgd" for p in later) <= 1
+
+
+def test_a_space_without_conditionals_has_no_branches(monkeypatch):
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(branch_every=2))
+    assert propose.AxProposer(SearchSpace(SPACE), seed=0)._branches == []
