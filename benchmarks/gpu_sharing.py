@@ -5,7 +5,8 @@ space, its rules, 8 epochs) with the process executor at each parallelism: ``k``
 workers, all pinned to the same GPU when the machine has one. The seeded random method makes
 every parallelism train the same configs, so the throughput ratio compares like with like
 (the GP's proposals would differ with the order trials finish in). Wall time counts worker
-start-up and each worker's data load, as a user's run would.
+start-up and each worker's data load, as a user's run would; so does each worker's first
+trial time, which lifts "med trial s" when there are few trials per worker.
 
     python benchmarks/gpu_sharing.py --data-dir ../shared/data/fashion-mnist     # on a GPU
     python benchmarks/gpu_sharing.py --trials 4 --parallel 1,2 --epochs 1        # CPU smoke
