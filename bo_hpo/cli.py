@@ -338,7 +338,11 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
         _fail(str(err), EXIT_STORE)
     except (ConfigError, SearchSpaceError) as err:
         printer.close()
-        _fail(str(err), EXIT_BAD_INPUT)
+        where_from = getattr(spec, "path", None)
+        message = str(err)
+        if where_from is not None and not message.startswith(Path(where_from).name):
+            message = f"{Path(where_from).name}: {message}"  # which file to fix
+        _fail(message, EXIT_BAD_INPUT)
     except BoHpoError as err:  # TuningError and the rest: tuning stopped
         printer.close()
         _fail(str(err), EXIT_TUNING_ERROR)

@@ -124,6 +124,7 @@ def test_a_config_the_evaluator_rejects_stops_the_run_with_exit_2(runner, tmp_pa
     result = runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert "epochs" in result.output and "Traceback" not in result.output
+    assert "error: typo.toml: " in result.output  # the file to fix
     assert result.output.count("[trial") == 0
 
 
