@@ -338,10 +338,9 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
         _fail(str(err), EXIT_STORE)
     except (ConfigError, SearchSpaceError) as err:
         printer.close()
-        where_from = getattr(spec, "path", None)
         message = str(err)
-        if where_from is not None and not message.startswith(Path(where_from).name):
-            message = f"{Path(where_from).name}: {message}"  # which file to fix
+        if spec.path is not None and not message.startswith(spec.path.name):
+            message = f"{spec.path.name}: {message}"  # which file to fix
         _fail(message, EXIT_BAD_INPUT)
     except BoHpoError as err:  # TuningError and the rest: tuning stopped
         printer.close()

@@ -97,9 +97,8 @@ class ModelSettings:
     def optimizer_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"num_restarts": self.num_restarts,
                                   "raw_samples": self.raw_samples}
-        if self.maxiter_alternating is not None:  # an empty ``options`` would still make
-            # Ax's discrete optimiser (chosen when fixed parameters leave only choices)
-            # refuse the whole call
+        if self.maxiter_alternating is not None:  # no empty ``options``: Ax's discrete
+            # optimiser refuses the key itself
             kwargs["options"] = {"maxiter_alternating": self.maxiter_alternating}
         return kwargs
 
@@ -114,8 +113,8 @@ RETIRE_AS = "failed"
 #: The settings every new proposer uses (replaced only by benchmarks and tests).
 SETTINGS = ModelSettings()
 
-#: Configurations scored by the model for a proposal inside a branch: this many near the
-#: branch's best so far, and this many drawn at random inside it.
+#: Configurations scored by the model for a proposal inside a branch: near the branch's
+#: best so far, or drawn at random inside it while it has no measured trial.
 BRANCH_CANDIDATES = 500
 
 #: How far those near ones step: a normal step of this sd on each numeric parameter's
@@ -396,9 +395,10 @@ class AxProposer:
                         fallback or ax_fallback)
 
     def _inside_branch(self, parent: str, label: Any) -> dict[str, Any] | None:
-        """The best of ``BRANCH_CANDIDATES`` random configurations inside the branch
-        ``parent == label`` by expected improvement over the branch's best measured value,
-        under the GP fitted on all data (Ax cannot be asked: its fixed parameters pin a
+        """The best of ``BRANCH_CANDIDATES`` configurations inside the branch
+        ``parent == label`` (steps from the branch's best measured configuration, or random
+        draws while it has none) by expected improvement over that best, under the GP
+        fitted on all data (Ax cannot be asked: its fixed parameters pin a
         hierarchical space's children too). ``None`` when no model can be fit."""
         param = self.space.params[parent]
         ax_param = next(p for p in self.translation.parameters if p.name == parent)
@@ -408,7 +408,7 @@ class AxProposer:
         inside = {i: sign * m for i, m in self._observed.items()
                   if experiment.trials[i].arm.parameters.get(parent) == label}
         candidates: list[dict[str, Any]] = []
-        if inside:  # half the candidates around the branch's best so far
+        if inside:  # around the branch's best so far (random ones went to unexplored corners)
             centre = self.translation.decode(
                 experiment.trials[min(inside, key=inside.__getitem__)].arm.parameters)
             for _ in range(BRANCH_CANDIDATES):
