@@ -514,6 +514,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cold": {"warm_start": False},
     # warm fits run to SciPy's default tolerance, as before the looser WARM_FIT_FTOL
     "tightfit": {"warm_fit_ftol": None},
+    # GP hyperparameters fitted by leave-one-out predictive likelihood, not the marginal
+    # likelihood
+    "loo": {"loo_fit": True},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

@@ -75,7 +75,8 @@ def generator_node(client: Any, ax_index: int) -> str | None:
 
 
 
-def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = False) -> dict:
+def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = False,
+                 loo_fit: bool = False) -> dict:
     """Keyword arguments for Ax's modular BoTorch generator beyond its defaults.
 
     ``input_warping``: a learned Kumaraswamy warp of every input (BoTorch's ``Warp``, which
@@ -84,12 +85,19 @@ def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = Fals
     with ``MixedSingleTaskGP``'s categorical kernel.
     """
     kwargs: dict[str, Any] = {}
-    if input_warping:
+    if input_warping or loo_fit:
         from ax.generators.torch.botorch_modular.surrogate import ModelConfig, SurrogateSpec
-        from botorch.models.transforms.input import Warp
 
-        kwargs["surrogate_spec"] = SurrogateSpec(
-            model_configs=[ModelConfig(input_transform_classes=[Warp], name="warped")])
+        config: dict[str, Any] = {}
+        if input_warping:
+            from botorch.models.transforms.input import Warp
+
+            config["input_transform_classes"] = [Warp]
+        if loo_fit:
+            from gpytorch.mlls import LeaveOneOutPseudoLikelihood
+
+            config["mll_class"] = LeaveOneOutPseudoLikelihood
+        kwargs["surrogate_spec"] = SurrogateSpec(model_configs=[ModelConfig(**config)])
     if categorical_kernel:
         from ax.adapter.registry import MBM_X_trans, Mixed_transforms, Y_trans
 

@@ -69,6 +69,11 @@ class ModelSettings:
             the incumbent is not in, fewest-visited first, so that a branch whose own
             parameters need tuning before it can win (SGD's momentum) gets them tuned.
             ``None``: never.
+        loo_fit: fit the GP's hyperparameters by the leave-one-out predictive likelihood
+            (GPyTorch's ``LeaveOneOutPseudoLikelihood``) instead of the marginal
+            likelihood. Where the noise grows with a parameter (a high learning rate), the
+            marginal likelihood can explain the noisy region's scatter as signal, with a
+            short lengthscale and a tiny noise, and then trusts a lucky draw.
     """
 
     num_restarts: int = 20
@@ -79,6 +84,7 @@ class ModelSettings:
     warm_start: bool = True
     warm_fit_ftol: float | None = _ax.WARM_FIT_FTOL
     branch_every: int | None = None
+    loo_fit: bool = False
 
     def resolved(self, parameters: Iterable[Any]) -> ModelSettings:
         """These settings for a space of Ax ``parameters``: ``categorical_kernel=None``
@@ -92,7 +98,8 @@ class ModelSettings:
 
     def model_kwargs(self) -> dict[str, Any]:
         return _ax.model_kwargs(input_warping=self.input_warping,
-                                categorical_kernel=bool(self.categorical_kernel))
+                                categorical_kernel=bool(self.categorical_kernel),
+                                loo_fit=self.loo_fit)
 
     def optimizer_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"num_restarts": self.num_restarts,
