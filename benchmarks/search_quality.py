@@ -515,8 +515,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # warm fits run to SciPy's default tolerance, as before the looser WARM_FIT_FTOL
     "tightfit": {"warm_fit_ftol": None},
     # GP hyperparameters fitted by leave-one-out predictive likelihood, not the marginal
-    # likelihood
-    "loo": {"loo_fit": True},
+    # likelihood: always, or while fewer than 30 trials have data
+    "loo": {"loo_fit_below": 10**9},
+    "loo30": {"loo_fit_below": 30},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

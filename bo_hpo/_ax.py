@@ -75,8 +75,7 @@ def generator_node(client: Any, ax_index: int) -> str | None:
 
 
 
-def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = False,
-                 loo_fit: bool = False) -> dict:
+def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = False) -> dict:
     """Keyword arguments for Ax's modular BoTorch generator beyond its defaults.
 
     ``input_warping``: a learned Kumaraswamy warp of every input (BoTorch's ``Warp``, which
@@ -85,19 +84,12 @@ def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = Fals
     with ``MixedSingleTaskGP``'s categorical kernel.
     """
     kwargs: dict[str, Any] = {}
-    if input_warping or loo_fit:
+    if input_warping:
         from ax.generators.torch.botorch_modular.surrogate import ModelConfig, SurrogateSpec
+        from botorch.models.transforms.input import Warp
 
-        config: dict[str, Any] = {}
-        if input_warping:
-            from botorch.models.transforms.input import Warp
-
-            config["input_transform_classes"] = [Warp]
-        if loo_fit:
-            from gpytorch.mlls import LeaveOneOutPseudoLikelihood
-
-            config["mll_class"] = LeaveOneOutPseudoLikelihood
-        kwargs["surrogate_spec"] = SurrogateSpec(model_configs=[ModelConfig(**config)])
+        kwargs["surrogate_spec"] = SurrogateSpec(
+            model_configs=[ModelConfig(input_transform_classes=[Warp], name="warped")])
     if categorical_kernel:
         from ax.adapter.registry import MBM_X_trans, Mixed_transforms, Y_trans
 
@@ -323,6 +315,44 @@ def warm_started_fits(warm: WarmStart | None) -> Iterator[None]:
         _WARM_START.reset(token)
 
 
+#: Inside ``loo_fits_below(n)``: n (fits on fewer training points use the leave-one-out
+#: likelihood); None elsewhere.
+_LOO_BELOW: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "bo_hpo_loo_below", default=None)
+
+
+@contextlib.contextmanager
+def loo_fits_below(n: int | None) -> Iterator[None]:
+    """Fit every GP that Ax fits inside the block on fewer than ``n`` points by the
+    leave-one-out predictive likelihood (GPyTorch's ``LeaveOneOutPseudoLikelihood``, priors
+    included) instead of the exact marginal likelihood Ax builds. ``None``: Ax's own.
+
+    Through the same wrapped ``fit_gpytorch_mll`` as ``warm_started_fits``, so the switch
+    follows the data the fit sees, for proposals and predictions alike.
+    """
+    if n is None or not _install_fit_hook():
+        yield
+        return
+    token = _LOO_BELOW.set(n)
+    try:
+        yield
+    finally:
+        _LOO_BELOW.reset(token)
+
+
+def _criterion(mll: Any) -> Any:
+    """``mll``, or the leave-one-out likelihood on the same model inside
+    ``loo_fits_below`` when the model has few enough training points."""
+    below = _LOO_BELOW.get()
+    if below is None:
+        return mll
+    from gpytorch.mlls import ExactMarginalLogLikelihood, LeaveOneOutPseudoLikelihood
+
+    if type(mll) is not ExactMarginalLogLikelihood or _n_train(mll.model) >= below:
+        return mll
+    return LeaveOneOutPseudoLikelihood(mll.likelihood, mll.model)
+
+
 def _n_train(model: Any) -> int:
     return int(model.train_inputs[0].shape[-2])
 
@@ -355,6 +385,7 @@ def _install_fit_hook() -> bool:
 
     def wrap(original: Any) -> Any:
         def fit_gpytorch_mll(mll: Any, *args: Any, **kwargs: Any) -> Any:
+            mll = _criterion(mll)
             warm = _WARM_START.get()
             if warm is None:
                 return original(mll, *args, **kwargs)

@@ -69,11 +69,12 @@ class ModelSettings:
             the incumbent is not in, fewest-visited first, so that a branch whose own
             parameters need tuning before it can win (SGD's momentum) gets them tuned.
             ``None``: never.
-        loo_fit: fit the GP's hyperparameters by the leave-one-out predictive likelihood
-            (GPyTorch's ``LeaveOneOutPseudoLikelihood``) instead of the marginal
-            likelihood. Where the noise grows with a parameter (a high learning rate), the
-            marginal likelihood can explain the noisy region's scatter as signal, with a
-            short lengthscale and a tiny noise, and then trusts a lucky draw.
+        loo_fit_below: while fewer than this many trials have data, fit the GP's
+            hyperparameters by the leave-one-out predictive likelihood (GPyTorch's
+            ``LeaveOneOutPseudoLikelihood``) instead of the marginal likelihood; ``None``:
+            never. Where the noise grows with a parameter (a high learning rate), the
+            marginal likelihood on few points can explain the noisy region's scatter as
+            signal, with a short lengthscale and a tiny noise, and then chases lucky draws.
     """
 
     num_restarts: int = 20
@@ -84,7 +85,7 @@ class ModelSettings:
     warm_start: bool = True
     warm_fit_ftol: float | None = _ax.WARM_FIT_FTOL
     branch_every: int | None = None
-    loo_fit: bool = False
+    loo_fit_below: int | None = None
 
     def resolved(self, parameters: Iterable[Any]) -> ModelSettings:
         """These settings for a space of Ax ``parameters``: ``categorical_kernel=None``
@@ -98,8 +99,7 @@ class ModelSettings:
 
     def model_kwargs(self) -> dict[str, Any]:
         return _ax.model_kwargs(input_warping=self.input_warping,
-                                categorical_kernel=bool(self.categorical_kernel),
-                                loo_fit=self.loo_fit)
+                                categorical_kernel=bool(self.categorical_kernel))
 
     def optimizer_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"num_restarts": self.num_restarts,
@@ -369,7 +369,9 @@ class AxProposer:
         try:
             with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(
                     self.proposal_timeout), self._short_chains(), \
-                    _ax.warm_started_fits(self._warm), _ax_fallbacks() as ax_gave_up:
+                    _ax.warm_started_fits(self._warm), \
+                    _ax.loo_fits_below(self.settings.loo_fit_below), \
+                    _ax_fallbacks() as ax_gave_up:
                 branch = self._branch_to_explore()
                 inside = None if branch is None else self._inside_branch(*branch)
                 if inside is not None:
@@ -596,7 +598,8 @@ class AxProposer:
             return cached[1]
         try:
             with _quiet(), _torch_threads(PROPOSAL_THREADS), \
-                    _ax.warm_started_fits(self._warm):
+                    _ax.warm_started_fits(self._warm), \
+                    _ax.loo_fits_below(self.settings.loo_fit_below):
                 adapter = Generators.BOTORCH_MODULAR(
                     experiment=experiment, data=data, **self.settings.model_kwargs())
         except Exception as err:  # recommendation falls back to observed values, logged

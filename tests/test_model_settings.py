@@ -48,6 +48,23 @@ def test_input_warping_adds_a_learned_warp(monkeypatch):
     assert type(model.input_transform).__name__ == "Warp"
 
 
+@pytest.mark.parametrize("below, loo", [(None, False), (7, True), (6, False)])
+def test_loo_fit_below_chooses_the_fitting_criterion(monkeypatch, below, loo):
+    from gpytorch.mlls import LeaveOneOutPseudoLikelihood
+
+    calls = []
+    original = LeaveOneOutPseudoLikelihood.forward
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LeaveOneOutPseudoLikelihood, "forward", counted)
+    # the fits see 6 points (the proposal) and 7 (the prediction)
+    _fitted_model(propose.ModelSettings(loo_fit_below=below), monkeypatch)
+    assert bool(calls) is loo
+
+
 @pytest.mark.parametrize("cap", [None, 3])
 def test_optimizer_effort_reaches_the_generation_strategy(cap):
     settings = propose.ModelSettings(num_restarts=7, raw_samples=77, maxiter_alternating=cap)
