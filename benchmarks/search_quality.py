@@ -768,9 +768,9 @@ def rules_table(records: list[dict[str, Any]], checkpoints: Sequence[int]) -> pd
         for rule in rules:
             row: dict[str, Any] = {"problem": pname, "method": m, "rule": rule}
             for n in checkpoints:
-                cps = [r["checkpoints"].get(n, {}) for r in recs]
-                vals = [cp["regret"] if rule == "model" else cp.get("alt_regret", {}).get(rule)
-                        for cp in cps]
+                cps = [r["checkpoints"].get(n, {}) for r in recs]  # {}: stopped before n
+                vals = [cp.get("regret") if rule == "model"
+                        else cp.get("alt_regret", {}).get(rule) for cp in cps]
                 vals = [v for v in vals if v is not None]
                 row[f"regret@{n} med"] = float(np.median(vals)) if vals else math.nan
             rows.append(row)
