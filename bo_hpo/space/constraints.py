@@ -27,7 +27,7 @@ from bo_hpo.space.params import show
 #: How far past its bound a linear constraint may be and still hold (relative to the bound,
 #: at least 1): Ax accepts 1e-8 absolute, and BoTorch's optimiser returns points on the
 #: boundary that overshoot by a few 1e-9. A tighter check turned those proposals, often the
-#: best ones, into random fallbacks (1 to 9 of 50 proposals on the benchmark's
+#: best ones, into random fallbacks (2 to 7 of 50 proposals on the benchmark's
 #: ``schedule_linear_constraint``).
 LINEAR_TOLERANCE = 1e-6
 
