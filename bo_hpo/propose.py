@@ -285,6 +285,14 @@ class AxProposer:
             return contextlib.nullcontext()
         return _ax.short_polytope_chains(**POLYTOPE_OPTIONS)
 
+    @contextlib.contextmanager
+    def _fits(self) -> Iterator[None]:
+        """How every GP fit inside runs, for proposals and predictions alike: warm-started
+        from the last fit, and by the criterion ``settings.loo_fit_below`` chooses."""
+        with _ax.warm_started_fits(self._warm), \
+                _ax.loo_fits_below(self.settings.loo_fit_below):
+            yield
+
     @staticmethod
     def _generation_strategy(
         method: str, n_initial: int | None, seed: int | None,
@@ -368,9 +376,7 @@ class AxProposer:
         ax_fallback: str | None = None
         try:
             with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(
-                    self.proposal_timeout), self._short_chains(), \
-                    _ax.warm_started_fits(self._warm), \
-                    _ax.loo_fits_below(self.settings.loo_fit_below), \
+                    self.proposal_timeout), self._short_chains(), self._fits(), \
                     _ax_fallbacks() as ax_gave_up:
                 branch = self._branch_to_explore()
                 inside = None if branch is None else self._inside_branch(*branch)
@@ -597,9 +603,7 @@ class AxProposer:
         if cached is not None and cached[0] == key:
             return cached[1]
         try:
-            with _quiet(), _torch_threads(PROPOSAL_THREADS), \
-                    _ax.warm_started_fits(self._warm), \
-                    _ax.loo_fits_below(self.settings.loo_fit_below):
+            with _quiet(), _torch_threads(PROPOSAL_THREADS), self._fits():
                 adapter = Generators.BOTORCH_MODULAR(
                     experiment=experiment, data=data, **self.settings.model_kwargs())
         except Exception as err:  # recommendation falls back to observed values, logged
