@@ -174,3 +174,34 @@ def test_without_branch_visits_the_model_stays_on_the_incumbent_branch(monkeypat
 def test_a_space_without_conditionals_has_no_branches(monkeypatch):
     monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(branch_every=2))
     assert propose.AxProposer(SearchSpace(SPACE), seed=0)._branches == []
+
+
+def test_maxiter_init_reaches_only_the_mixed_optimiser(monkeypatch):
+    settings = propose.ModelSettings(maxiter_init=5)
+    monkeypatch.setattr(propose, "SETTINGS", settings)
+    # 27 combinations of choices (more than 10): BoTorch's alternating optimiser, not
+    # enumeration
+    mixed = propose.AxProposer(SearchSpace({**SPACE, "p": ("choice", ["u", "v", "w"]),
+                                            "q": ("choice", ["r", "s", "t"])}),
+                               seed=0, n_initial=4)
+    assert mixed._optimizer_kwargs()["options"] == {"maxiter_init": 5}
+    continuous = propose.AxProposer(
+        SearchSpace({"lr": ("log_uniform", 1e-5, 1.0), "x": ("uniform", 0.0, 1.0)}), seed=0)
+    assert "maxiter_init" not in continuous._optimizer_kwargs().get("options", {})
+
+    # BoTorch's mixed optimiser takes the option: the model proposes, with no fallback
+    from ax.generators.torch.botorch_modular import acquisition
+
+    seen = []
+    original = acquisition.optimize_acqf_mixed_alternating
+
+    def recorded(*args, **kwargs):
+        seen.append(kwargs.get("options"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(acquisition, "optimize_acqf_mixed_alternating", recorded)
+    for _ in range(5):
+        p = mixed.propose()
+        mixed.complete(p.ax_index, _loss(p.config) + (p.config["p"] == "u"), None)
+    assert (p.generator, p.fallback) == ("gp", None)
+    assert seen and all(options["maxiter_init"] == 5 for options in seen)
