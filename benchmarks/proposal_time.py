@@ -30,6 +30,7 @@ numbers: compare only figures from one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -38,6 +39,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +217,21 @@ def part_growth(args: argparse.Namespace) -> dict[str, Any]:
     return {"rows": rows, "constrained": bool(constraints)}
 
 
+@contextlib.contextmanager
+def _settings(variant: str) -> Iterator[None]:
+    """bo_hpo's proposers inside use search_quality.py's ``VARIANTS[variant]``."""
+    from search_quality import VARIANTS
+
+    from bo_hpo import propose
+
+    previous = propose.SETTINGS
+    propose.SETTINGS = propose.ModelSettings(**VARIANTS[variant])
+    try:
+        yield
+    finally:
+        propose.SETTINGS = previous
+
+
 def part_optuna(args: argparse.Namespace) -> dict[str, Any]:
     import optuna
     import torch
@@ -253,10 +270,13 @@ def part_optuna(args: argparse.Namespace) -> dict[str, Any]:
             study.tell(trial, objective_16d(trial.params))
         rows.append({"tool": "optuna_gp", "trials": n, **summary(seconds), "seconds": seconds})
         log(f"optuna N={n}: {summary(seconds)}")
-        proposer = _replayed_proposer(SPACE_16D, [], objective_16d, n, args.seeds[0])
-        seconds = _time_bo_hpo(proposer, objective_16d, args.optuna_proposals)
-        rows.append({"tool": "bo_hpo", "trials": n, **summary(seconds), "seconds": seconds})
-        log(f"bo_hpo 16-D N={n}: {summary(seconds)}")
+        for variant in args.variants:
+            tool = "bo_hpo" if variant == "default" else f"bo_hpo@{variant}"
+            with _settings(variant):
+                proposer = _replayed_proposer(SPACE_16D, [], objective_16d, n, args.seeds[0])
+                seconds = _time_bo_hpo(proposer, objective_16d, args.optuna_proposals)
+            rows.append({"tool": tool, "trials": n, **summary(seconds), "seconds": seconds})
+            log(f"{tool} 16-D N={n}: {summary(seconds)}")
         _write_partial(args, "optuna", {"rows": rows})
     print(f"\n== Seconds per proposal, 16-parameter mixed space ({args.optuna_proposals} each)")
     print(table(rows, ["tool", "trials", "n", "median", "max"]))
@@ -349,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
                         default=[10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300])
     parser.add_argument("--optuna-at", type=_ints, default=[25, 50, 100])
     parser.add_argument("--optuna-proposals", type=int, default=3)
+    parser.add_argument("--variants", type=lambda t: [x for x in t.split(",") if x],
+                        default=["default"],
+                        help="bo_hpo settings timed in the optuna part, by name in "
+                             "search_quality.py's VARIANTS (e.g. default,init30)")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent / "results" / "proposal_time.json")
     parser.add_argument("--verbose", action="store_true")
