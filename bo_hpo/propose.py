@@ -52,7 +52,11 @@ class ModelSettings:
         maxiter_init: cap on the L-BFGS-B iterations of the mixed optimiser's
             continuous-relaxation start (``None``: BoTorch's 100). In a mixed space it is
             most of a proposal's time (0.68 s of 0.98 s at 16 dimensions and 50 trials).
-            Continuous spaces, which BoTorch optimises otherwise, ignore it.
+            Capped at 30 it tied the default on search quality (six problems, 10 seeds)
+            but made proposals slower, not faster: an unconverged start leaves the
+            alternating steps more to do (median 2.2 s against 0.63 s at 25 trials;
+            ``benchmarks/RESULTS.md``, "Ablation, fifth pass"). Continuous spaces, which
+            BoTorch optimises otherwise, ignore it.
         input_warping: a learned Kumaraswamy warp of every input (BoTorch's ``Warp``).
         categorical_kernel: keep unordered choices as categories under a categorical
             kernel (``MixedSingleTaskGP``) instead of one-hot encoding them. ``None``
