@@ -269,9 +269,10 @@ class AxProposer:
             for p in self.translation.parameters
         )
         if continuous and "maxiter_init" in kwargs.get("options", {}):
-            # the mixed optimiser's option: SciPy would warn of an unknown option
-            kwargs["options"] = {k: v for k, v in kwargs["options"].items()
-                                 if k != "maxiter_init"}
+            # the mixed optimiser's option; BoTorch's continuous optimiser has no such step
+            options = {k: v for k, v in kwargs.pop("options").items() if k != "maxiter_init"}
+            if options:
+                kwargs["options"] = options
         if continuous and self.translation.constraints:
             # Linear constraints make BoTorch draw starting points by hit-and-run over the
             # polytope: 10,000 burn-in steps and thinning 32 by default, a Python loop that
