@@ -641,14 +641,24 @@ class _Loop:
         baseline = next((r for r in completed if r.is_baseline), None)
         baseline_info = improvement = None
         notes = []
+        # trials whose values Ax clipped as far worse than most before the fit: the
+        # model's value there is the clip value, so it is not reported as theirs
+        clipped: set[int] = set()
+        if predictions and hasattr(self.proposer, "clipped"):
+            ax_clipped = self.proposer.clipped([self._ax_index[r.trial] for r in completed])
+            clipped = {r.trial for r in completed if self._ax_index[r.trial] in ax_clipped}
         if baseline is not None:
             baseline_prediction = predictions.get(baseline.trial) if predictions else None
+            if baseline.trial in clipped:
+                baseline_prediction = None
+                if prediction is not None:  # the baseline as measured against the model's best
+                    improvement = sign * (baseline.mean - prediction.mean)
             baseline_info = {"config": baseline.config, "mean": baseline.mean,
                              "sem": baseline.sem, "trial": baseline.trial,
                              "predicted": baseline_prediction}
             if prediction is not None and baseline_prediction is not None:
                 improvement = sign * (baseline_prediction.mean - prediction.mean)
-            else:
+            elif improvement is None:
                 improvement = sign * (baseline.mean - (best.mean or 0.0))
             if best.trial == baseline.trial:
                 improvement = 0.0  # the baseline itself is recommended
@@ -656,7 +666,7 @@ class _Loop:
         if source == "observed":
             notes.append("no model could be fit; the recommendation is the best observed trial")
         for r in completed:
-            p = predictions.get(r.trial) if predictions else None
+            p = predictions.get(r.trial) if predictions and r.trial not in clipped else None
             r.predicted_mean, r.predicted_sem = (p.mean, p.sem) if p else (None, None)
         result = TuningResult(
             best_config=dict(best.config),

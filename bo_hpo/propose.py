@@ -584,6 +584,22 @@ class AxProposer:
         predictions = self._predict_parameters(params)
         return None if predictions is None else dict(zip(ax_indices, predictions, strict=True))
 
+    def clipped(self, ax_indices: list[int]) -> set[int]:
+        """Those of the given trials whose measured value Ax's winsorization clipped before
+        the fit behind ``predict``: a value far worse than most (Ax's ``Winsorize``
+        transform clips the bad tail so the GP spends itself on the good region). The
+        model's prediction at such a trial is about the clip value, not the trial's own."""
+        adapter = self._fitted_adapter()
+        winsorize = getattr(adapter, "transforms", {}).get("Winsorize") if adapter else None
+        cutoffs = getattr(winsorize, "cutoffs", {}).get(METRIC)
+        if cutoffs is None:
+            return set()
+        lower, upper = cutoffs
+        df = _ax.experiment(self.client).lookup_data().df
+        measured = dict(zip(df["trial_index"], df["mean"], strict=True))
+        return {i for i in ax_indices if i in measured
+                and not lower <= float(measured[i]) <= upper}
+
     def predict_configs(self, configs: list[Mapping[str, Any]]) -> list[Prediction] | None:
         """The model's mean and SEM at configurations given in the user's terms (for slice
         and contour plots); ``None`` when no model can be fit."""

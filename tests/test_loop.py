@@ -416,3 +416,32 @@ def test_numpy_and_torch_scalars_are_accepted():
     assert list(result.trials["status"]) == ["completed"] * 3
     assert result.trials["mean"].tolist() == pytest.approx([0.5, 0.25, 0.2])
     assert result.trials["sem"].tolist()[2] == pytest.approx(0.01)
+
+
+def test_improvement_over_the_baseline_survives_axs_winsorization():
+    """The README's example: after 40 trials most values are below 1e-6 and the baseline's
+    0.01 is in the tail Ax clips before fitting (its ``Winsorize`` transform). The model's
+    value there is the clip value (it was 1.8e-6), so neither the baseline's prediction nor
+    the improvement may come from it."""
+    def train_and_validate(config):
+        return (config["learning_rate"] - 1e-3) ** 2 + config["dropout"] / 10
+
+    space = {
+        "learning_rate": ("log_uniform", 1e-5, 1e-1),
+        "batch_size": ("ordered", [32, 64, 128, 256]),
+        "optimizer": ("choice", ["SGD", "Adam", "AdamW"]),
+        "momentum": ("uniform", 0.0, 0.99, {"when": {"optimizer": ["SGD"]}}),
+        "dropout": ("uniform", 0.0, 0.5),
+    }
+    baseline = {"learning_rate": 3e-4, "batch_size": 128, "optimizer": "AdamW", "dropout": 0.1}
+    result = tune(train_and_validate, space, budget=40, baseline=baseline, seed=0)
+    observed = result.baseline["mean"]
+    assert observed == pytest.approx(train_and_validate(baseline))
+    predicted = result.baseline["predicted"]
+    assert predicted is None or abs(predicted.mean - observed) < 0.1 * observed
+    assert result.improvement == pytest.approx(observed - result.best_predicted.mean, abs=1e-4)
+    assert "improvement over it: +0.01" in result.summary()
+    # every prediction reported beside a trial is the model's value for that trial
+    rows = result.trials.dropna(subset=["predicted_mean"])
+    assert (rows["predicted_mean"] - rows["mean"]).abs().max() < 0.1 * observed
+    assert len(rows) < len(result.trials)  # here some were clipped, so not all have one
