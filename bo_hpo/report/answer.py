@@ -81,9 +81,12 @@ def answer_data(result: Any, objective: str = "objective", as_percent: bool = Fa
     relative = (improvement / abs(baseline_value)
                 if improvement is not None and baseline_value not in (None, 0) else None)
     confidence = None
-    if pred is not None and base_pred is not None and improvement is not None and \
+    if pred is not None and base is not None and improvement is not None and \
             base.get("trial") != result.best_trial:
-        spread = math.hypot(pred.sem, base_pred.sem)
+        # a baseline with no prediction (its value was clipped as far worse than most
+        # before the fit) is compared as measured, with its own SEM if it has one
+        spread = math.hypot(pred.sem, base_pred.sem if base_pred is not None
+                            else (base.get("sem") or 0.0))
         z = improvement / spread if spread > 0 else math.inf
         confidence = "confident" if z >= 2 else "fairly sure" if z >= 1 else "unsure"
     best_obs = result.best_observed or {}

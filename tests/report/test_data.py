@@ -29,6 +29,18 @@ def test_answer_puts_the_recommendation_against_the_baseline():
     assert a.confidence == "confident"  # 0.08 / (0.01 * sqrt 2) = 5.7 standard errors
 
 
+def test_a_baseline_without_prediction_is_compared_as_measured():
+    # Ax clipped the baseline's value before the fit, so the loop gave it no prediction
+    # and measured the improvement from its observed 0.30 (SEM 0.01)
+    result = make_result()
+    result.baseline["predicted"] = None
+    result.improvement = 0.30 - 0.21
+    a = a_.answer_data(result, "validation error rate", True, ORDER)
+    assert a.baseline_predicted is None
+    assert a.relative == pytest.approx(0.09 / 0.30)
+    assert a.confidence == "confident"  # 0.09 / (0.01 * sqrt 2) = 6.4 standard errors
+
+
 def test_verdict_is_one_plain_sentence():
     a = a_.answer_data(make_result(), "validation error rate", True, ORDER)
     assert a.verdict == (
