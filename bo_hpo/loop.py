@@ -648,17 +648,16 @@ class _Loop:
             ax_clipped = self.proposer.clipped([self._ax_index[r.trial] for r in completed])
             clipped = {r.trial for r in completed if self._ax_index[r.trial] in ax_clipped}
         if baseline is not None:
-            baseline_prediction = predictions.get(baseline.trial) if predictions else None
-            if baseline.trial in clipped:
-                baseline_prediction = None
-                if prediction is not None:  # the baseline as measured against the model's best
-                    improvement = sign * (baseline.mean - prediction.mean)
+            baseline_prediction = (predictions.get(baseline.trial)
+                                   if predictions and baseline.trial not in clipped else None)
             baseline_info = {"config": baseline.config, "mean": baseline.mean,
                              "sem": baseline.sem, "trial": baseline.trial,
                              "predicted": baseline_prediction}
             if prediction is not None and baseline_prediction is not None:
                 improvement = sign * (baseline_prediction.mean - prediction.mean)
-            elif improvement is None:
+            elif prediction is not None:  # a clipped baseline, as measured, against the model
+                improvement = sign * (baseline.mean - prediction.mean)
+            else:
                 improvement = sign * (baseline.mean - (best.mean or 0.0))
             if best.trial == baseline.trial:
                 improvement = 0.0  # the baseline itself is recommended
