@@ -521,6 +521,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # likelihood: always, or while fewer than 30 trials have data
     "loo": {"loo_fit_below": 10**9},
     "loo30": {"loo_fit_below": 30},
+    # a model proposal that repeats a tried configuration (every number within 2% / 5% of
+    # its range, every choice equal) replaced by the best non-repeating candidate by EI
+    "norepeat": {"repeat_radius": 0.02},
+    "norepeat5": {"repeat_radius": 0.05},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }
