@@ -523,8 +523,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "loo30": {"loo_fit_below": 30},
     # a model proposal that repeats a tried configuration (every number within 2% / 5% of
     # its range, every choice equal) replaced by the best non-repeating candidate by EI
+    # ("norepeat" is today's default; "repeats" the behaviour before it)
     "norepeat": {"repeat_radius": 0.02},
     "norepeat5": {"repeat_radius": 0.05},
+    "repeats": {"repeat_radius": None},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

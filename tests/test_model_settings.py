@@ -205,3 +205,64 @@ def test_maxiter_init_reaches_only_the_mixed_optimiser(monkeypatch):
         mixed.complete(p.ax_index, _loss(p.config) + (p.config["p"] == "u"), None)
     assert (p.generator, p.fallback) == ("gp", None)
     assert seen and all(options["maxiter_init"] == 5 for options in seen)
+
+
+def test_nearness_compares_numbers_on_their_own_scale_and_choices_exactly():
+    space = SearchSpace(BRANCHY)
+    near = propose._Nearness(space, [{"opt": "sgd", "lr": 1e-3, "momentum": 0.5},
+                                     {"opt": "adam", "lr": 1e-2}], radius=0.02)
+    # lr spans 5 decades: 2% of them is 0.1 decade
+    assert near.repeats({"opt": "sgd", "lr": 1e-3 * 10**0.09, "momentum": 0.5 + 0.019})
+    assert not near.repeats({"opt": "sgd", "lr": 1e-3 * 10**0.11, "momentum": 0.5})
+    assert not near.repeats({"opt": "sgd", "lr": 1e-3, "momentum": 0.5 + 0.03})
+    assert near.repeats({"opt": "adam", "lr": 1e-2})
+    assert not near.repeats({"opt": "rms", "lr": 1e-2})  # another choice
+    assert not near.repeats({"opt": "adam", "lr": 1e-3})
+    assert not propose._Nearness(space, [], radius=0.02).repeats({"opt": "adam", "lr": 1e-2})
+
+
+def _proposer_whose_model_repeats(monkeypatch, settings):
+    """A proposer past its Sobol phase whose next model proposal (forced here) is exactly
+    the best configuration measured so far."""
+    monkeypatch.setattr(propose, "SETTINGS", settings)
+    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=6)
+    for _ in range(8):
+        p = proposer.propose()
+        proposer.complete(p.ax_index, _loss(p.config), None)
+    best = min(proposer._observed, key=proposer._observed.__getitem__)
+    repeat = dict(proposer.client._experiment.trials[best].arm.parameters)
+
+    def repeating(max_trials):
+        return {proposer.client.attach_trial(parameters=repeat): repeat}
+
+    monkeypatch.setattr(proposer.client, "get_next_trials", repeating)
+    monkeypatch.setattr(propose.AxProposer, "_generator_name", lambda self, i: "gp")
+    return proposer, proposer.translation.decode(repeat)
+
+
+def test_a_model_proposal_that_repeats_a_tried_configuration_is_replaced(monkeypatch):
+    proposer, repeat = _proposer_whose_model_repeats(monkeypatch, propose.ModelSettings())
+    assert proposer.settings.repeat_radius == 0.02  # the default
+    n_trials = len(proposer.client._experiment.trials)
+    p = proposer.propose()
+    assert (p.generator, p.fallback) == ("gp", None)
+    tried = [proposer.translation.decode(t.arm.parameters)
+             for i, t in proposer.client._experiment.trials.items() if i in proposer._observed]
+    assert not propose._Nearness(proposer.space, tried, 0.02).repeats(p.config)
+    # Ax's repeated trial is retired and the replacement is the trial that will run
+    trials = proposer.client._experiment.trials
+    assert len(trials) == n_trials + 2
+    assert trials[n_trials].status.is_failed
+    assert trials[n_trials].arm.parameters == proposer.translation.encode(repeat)
+    assert p.ax_index == n_trials + 1 and trials[p.ax_index].status.is_running
+    assert proposer.translation.decode(trials[p.ax_index].arm.parameters) == p.config
+    # still the model's choice by expected improvement: the best option of three, and
+    # the learning rate within two decades of the best (1e-3)
+    assert p.config["opt"] == "a" and abs(math.log10(p.config["lr"]) + 3) < 2
+
+
+def test_without_repeat_radius_the_repeat_stands(monkeypatch):
+    proposer, repeat = _proposer_whose_model_repeats(
+        monkeypatch, propose.ModelSettings(repeat_radius=None))
+    p = proposer.propose()
+    assert p.config == repeat
