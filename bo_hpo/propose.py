@@ -99,7 +99,8 @@ class ModelSettings:
             (``optimizer_lr_wd`` 0.0007 against 0.016, ``svc_digits`` 0.0044 against
             0.0071, ``sgd_momentum`` and ``conditional_narrow``), a tie on the rest, the
             mean over problems 0.0078 against 0.0096; at 20 trials nearly every run is
-            identical (``benchmarks/RESULTS.md``, "Ablation, sixth pass").
+            identical (``benchmarks/RESULTS.md``, "Search quality at 100 trials with
+            repeated proposals replaced").
     """
 
     num_restarts: int = 20
@@ -756,11 +757,11 @@ class _Nearness:
         self._numeric = {name: p for name, p in space.params.items()
                          if isinstance(p, (Float, Int))}
         self._radius = radius
-        self._groups: dict[tuple, list[np.ndarray]] = {}
+        groups: dict[tuple, list[np.ndarray]] = {}
         for config in tried:
             key, units = self._split(config)
-            self._groups.setdefault(key, []).append(units)
-        self._tried = {key: np.array(rows) for key, rows in self._groups.items()}
+            groups.setdefault(key, []).append(units)
+        self._tried = {key: np.array(rows) for key, rows in groups.items()}
 
     def _split(self, config: Mapping[str, Any]) -> tuple[tuple, np.ndarray]:
         key = tuple(sorted((name, repr(value)) for name, value in config.items()
