@@ -487,9 +487,7 @@ class AxProposer:
             return None
         best = min(inside.values()) if inside else min(
             sign * m for m in self._observed.values())
-        ei = _expected_improvement(np.array([sign * p.mean for p in predictions]),
-                                   np.array([p.sem for p in predictions]), best)
-        return candidates[int(np.argmax(ei))]
+        return _best_by_ei(candidates, predictions, best, sign)
 
     def _unrepeated(self, ax_index: int, ax_params: dict) -> tuple[int, dict]:
         """Ax's proposal, or, when it repeats a configuration already tried (see
@@ -502,8 +500,7 @@ class AxProposer:
         tried = [self.translation.decode(t.arm.parameters)
                  for i, t in experiment.trials.items()
                  if i != ax_index and (t.status.is_completed or t.status.is_running)]
-        radius = float(self.settings.repeat_radius or 0.0)
-        near = _Nearness(self.space, tried, radius)
+        near = _Nearness(self.space, tried, float(self.settings.repeat_radius or 0.0))
         config = self.translation.decode(ax_params)
         if not tried or not near.repeats(config):
             return ax_index, ax_params
@@ -522,16 +519,11 @@ class AxProposer:
             return ax_index, ax_params
         sign = 1.0 if self.minimize else -1.0
         best = min(sign * p.mean for p in at_observed.values())
-        ei = _expected_improvement(np.array([sign * p.mean for p in predictions]),
-                                   np.array([p.sem for p in predictions]), best)
-        chosen = candidates[int(np.argmax(ei))]
+        chosen = _best_by_ei(candidates, predictions, best, sign)
         logger.info("the model's proposal repeats a tried configuration; proposing %s instead",
                     chosen)
-        canonical = self.translation.encode(chosen)
-        with _quiet():
-            self._retire(ax_index, "replaced: repeats a tried configuration")
-            new_index = self.client.attach_trial(parameters=canonical)
-        return new_index, canonical
+        return self._replace(ax_index, self.translation.encode(chosen),
+                             "replaced: repeats a tried configuration")
 
     def _branch_to_explore(self) -> tuple[str, Any] | None:
         """``(parent, label)`` when this proposal is one ``branch_every`` sends into a
@@ -563,10 +555,14 @@ class AxProposer:
         canonical = self.translation.encode(self.translation.decode(ax_params))
         if not self._has_conditionals and _same(canonical, ax_params):
             return ax_index, dict(ax_params)
+        return self._replace(ax_index, canonical,
+                             "replaced by a trial with the canonical encoding")
+
+    def _replace(self, ax_index: int, ax_params: dict, reason: str) -> tuple[int, dict]:
+        """Retire Ax's trial ``ax_index`` and attach ``ax_params`` in its place."""
         with _quiet():
-            self._retire(ax_index, "replaced by a trial with the canonical encoding")
-            new_index = self.client.attach_trial(parameters=canonical)
-        return new_index, canonical
+            self._retire(ax_index, reason)
+            return self.client.attach_trial(parameters=ax_params), ax_params
 
     def _retire(self, ax_index: int, reason: str) -> None:
         """Take a trial that will never get data out of Ax's modelling.
@@ -736,13 +732,17 @@ def _perturbed(space: SearchSpace, config: Mapping[str, Any], rng: np.random.Gen
         return None
 
 
-def _expected_improvement(mu: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
-    """Expected improvement below ``best`` (minimising) of normal posteriors."""
+def _best_by_ei(candidates: list[dict[str, Any]], predictions: list[Prediction],
+                best: float, sign: float) -> dict[str, Any]:
+    """The candidate whose prediction has the largest expected improvement below ``best``
+    (values times ``sign``, so lower is better)."""
     from scipy.stats import norm
 
-    sd = np.maximum(sd, 1e-12)
+    mu = np.array([sign * p.mean for p in predictions])
+    sd = np.maximum(np.array([p.sem for p in predictions]), 1e-12)
     z = (best - mu) / sd
-    return (best - mu) * norm.cdf(z) + sd * norm.pdf(z)
+    ei = (best - mu) * norm.cdf(z) + sd * norm.pdf(z)
+    return candidates[int(np.argmax(ei))]
 
 
 class _Nearness:
