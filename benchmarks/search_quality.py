@@ -527,6 +527,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "norepeat": {"repeat_radius": 0.02},
     "norepeat5": {"repeat_radius": 0.05},
     "repeats": {"repeat_radius": None},
+    # a repeating proposal replaced by a visit inside a conditional branch the incumbent
+    # is not in: every repeat / every second one
+    "branchrep": {"branch_on_repeat": 1},
+    "branchrep2": {"branch_on_repeat": 2},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

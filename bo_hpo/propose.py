@@ -101,6 +101,17 @@ class ModelSettings:
             mean over problems 0.0078 against 0.0096; at 20 trials nearly every run is
             identical (``benchmarks/RESULTS.md``, "Search quality at 100 trials with
             repeated proposals replaced").
+        branch_on_repeat: in a space with conditional branches, every this-many-th
+            proposal that ``repeat_radius`` replaces goes instead inside the
+            least-visited branch the incumbent is not in, as ``branch_every``'s visits do:
+            a model that keeps repeating its incumbent has nothing better to say about
+            that branch, and the other branch's own parameters may need tuning before it
+            can win. ``None``: never. Off because it did not hold up: with every repeat
+            sent (1), ``sgd_momentum`` seeds 0-9 found SGD's narrow optimum in 8 of 10 runs
+            by 100 trials (median regret 0.016 against 0.030), but seeds 10-19 tied the
+            default (0.027 against 0.030), ``conditional_narrow`` tied on both, and a
+            recommended SGD point was at times worse than the Adam plateau
+            (``benchmarks/RESULTS.md``, "Ablation, sixth pass").
     """
 
     num_restarts: int = 20
@@ -114,6 +125,7 @@ class ModelSettings:
     branch_every: int | None = None
     loo_fit_below: int | None = None
     repeat_radius: float | None = 0.02
+    branch_on_repeat: int | None = None
 
     def resolved(self, parameters: Iterable[Any]) -> ModelSettings:
         """These settings for a space of Ax ``parameters``: ``categorical_kernel=None``
@@ -274,6 +286,7 @@ class AxProposer:
         self._observed: dict[int, float] = {}  # Ax index -> mean, measured trials only
         self._model_proposals = 0
         self._branch_visits: dict[tuple[str, Any], int] = {}
+        self._repeats = 0  # model proposals that repeated a tried configuration
 
     # ----------------------------------------------------------------- strategy
     def _fully_discrete(self) -> bool:
@@ -454,7 +467,8 @@ class AxProposer:
         return Proposal(ax_index, self.translation.decode(ax_params), seconds, generator,
                         fallback or ax_fallback)
 
-    def _inside_branch(self, parent: str, label: Any) -> dict[str, Any] | None:
+    def _inside_branch(self, parent: str, label: Any,
+                       near: _Nearness | None = None) -> dict[str, Any] | None:
         """The best of ``BRANCH_CANDIDATES`` configurations inside the branch
         ``parent == label`` (steps from the branch's best measured configuration, or random
         draws while it has none) by expected improvement over that best, under the GP
@@ -472,13 +486,14 @@ class AxProposer:
             centre = self.translation.decode(
                 experiment.trials[min(inside, key=inside.__getitem__)].arm.parameters)
             for _ in range(BRANCH_CANDIDATES):
-                near = _perturbed(self.space, centre, self._rng, BRANCH_STEP, keep=parent)
-                if near is not None and near.get(parent) == value and (
-                        self._is_valid is None or self._is_valid(near)):
-                    candidates.append(near)
+                step = _perturbed(self.space, centre, self._rng, BRANCH_STEP, keep=parent)
+                if step is not None and step.get(parent) == value and (
+                        self._is_valid is None or self._is_valid(step)) and (
+                        near is None or not near.repeats(step)):
+                    candidates.append(step)
         for _ in range(0 if candidates else 20 * BRANCH_CANDIDATES):
             config = self.space.sample(self._rng, is_valid=self._is_valid)
-            if config.get(parent) == value:
+            if config.get(parent) == value and (near is None or not near.repeats(config)):
                 candidates.append(config)
                 if len(candidates) >= BRANCH_CANDIDATES:
                     break
@@ -493,9 +508,10 @@ class AxProposer:
         """Ax's proposal, or, when it repeats a configuration already tried (see
         ``ModelSettings.repeat_radius``), the best by expected improvement over the best
         predicted mean of candidates that repeat none: steps of ``REPEAT_STEPS`` from the
-        proposal and random draws. Ax's trial is then replaced by an attached one. The
-        proposal stands when no candidate qualifies (a small discrete space, exhausted)
-        or no model can be fit."""
+        proposal and random draws (or, where ``ModelSettings.branch_on_repeat`` says so,
+        a visit inside another branch). Ax's trial is then replaced by an attached one.
+        The proposal stands when no candidate qualifies (a small discrete space,
+        exhausted) or no model can be fit."""
         experiment = _ax.experiment(self.client)
         tried = [self.translation.decode(t.arm.parameters)
                  for i, t in experiment.trials.items()
@@ -504,6 +520,15 @@ class AxProposer:
         config = self.translation.decode(ax_params)
         if not tried or not near.repeats(config):
             return ax_index, ax_params
+        self._repeats += 1
+        every = self.settings.branch_on_repeat
+        branch = self._other_branch() if every and self._repeats % every == 0 else None
+        inside = None if branch is None else self._inside_branch(*branch, near=near)
+        if inside is not None:
+            logger.info("the model's proposal repeats a tried configuration; proposing %s "
+                        "inside the branch %s=%r instead", inside, *branch)
+            return self._replace(ax_index, self.translation.encode(inside),
+                                 "replaced: repeats a tried configuration")
         per_step = REPEAT_CANDIDATES // (len(REPEAT_STEPS) + 1)
         steps = [_perturbed(self.space, config, self._rng, step, keep="")
                  for step in REPEAT_STEPS for _ in range(per_step)]
@@ -531,6 +556,13 @@ class AxProposer:
         every = self.settings.branch_every
         if (not every or not self._branches or not self._observed
                 or self._model_proposals % every != every - 1):
+            return None
+        return self._other_branch()
+
+    def _other_branch(self) -> tuple[str, Any] | None:
+        """The least-visited ``(parent, label)`` branch the incumbent is not in, counted
+        as visited; ``None`` without branches or measured trials."""
+        if not self._branches or not self._observed:
             return None
         pick = min if self.minimize else max
         incumbent = pick(self._observed, key=self._observed.__getitem__)

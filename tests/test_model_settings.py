@@ -224,14 +224,14 @@ def test_nearness_compares_numbers_on_their_own_scale_and_choices_exactly():
     assert not propose._Nearness(space, [], radius=0.02).repeats({"opt": "adam", "lr": 1e-2})
 
 
-def _proposer_whose_model_repeats(monkeypatch, settings):
+def _proposer_whose_model_repeats(monkeypatch, settings, space=SPACE, loss=_loss):
     """A proposer past its Sobol phase whose next model proposal (forced here) is exactly
     the best configuration measured so far."""
     monkeypatch.setattr(propose, "SETTINGS", settings)
-    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=6)
+    proposer = propose.AxProposer(SearchSpace(space), seed=0, n_initial=6)
     for _ in range(8):
         p = proposer.propose()
-        proposer.complete(p.ax_index, _loss(p.config), None)
+        proposer.complete(p.ax_index, loss(p.config), None)
     best = min(proposer._observed, key=proposer._observed.__getitem__)
     repeat = dict(proposer.client._experiment.trials[best].arm.parameters)
 
@@ -269,3 +269,32 @@ def test_without_repeat_radius_the_repeat_stands(monkeypatch):
         monkeypatch, propose.ModelSettings(repeat_radius=None))
     p = proposer.propose()
     assert p.config == repeat
+
+
+def test_a_repeat_becomes_a_visit_to_the_branch_the_incumbent_is_not_in(monkeypatch):
+    proposer, repeat = _proposer_whose_model_repeats(
+        monkeypatch, propose.ModelSettings(branch_on_repeat=1), BRANCHY, _adam_wins)
+    assert repeat["opt"] == "adam" and len(proposer._observed) == 8
+    sgd = [proposer.translation.decode(t.arm.parameters)
+           for i, t in proposer.client._experiment.trials.items()
+           if i in proposer._observed and t.arm.parameters["opt"] == "sgd"]
+    assert sgd  # the branch has measured trials, so the visit steps from its best
+    n_trials = len(proposer.client._experiment.trials)
+    p = proposer.propose()
+    assert (p.generator, p.fallback) == ("gp", None)
+    assert p.config["opt"] == "sgd" and "momentum" in p.config
+    assert not any(propose._same(p.config, c) for c in sgd)
+    trials = proposer.client._experiment.trials
+    # Ax's trial (and its canonical copy) retired; the visit is the trial that will run
+    assert all(trials[i].status.is_failed for i in range(n_trials, p.ax_index))
+    assert trials[p.ax_index].status.is_running
+    assert proposer.translation.decode(trials[p.ax_index].arm.parameters) == p.config
+    assert proposer._branch_visits == {("opt", "sgd"): 1}
+
+
+@pytest.mark.parametrize("every", [None, 2])
+def test_other_repeats_are_replaced_in_their_own_branch(monkeypatch, every):
+    proposer, repeat = _proposer_whose_model_repeats(
+        monkeypatch, propose.ModelSettings(branch_on_repeat=every), BRANCHY, _adam_wins)
+    p = proposer.propose()
+    assert p.config != repeat and not proposer._branch_visits
