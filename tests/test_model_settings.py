@@ -279,22 +279,27 @@ def test_a_repeat_becomes_a_visit_to_the_branch_the_incumbent_is_not_in(monkeypa
            for i, t in proposer.client._experiment.trials.items()
            if i in proposer._observed and t.arm.parameters["opt"] == "sgd"]
     assert sgd  # the branch has measured trials, so the visit steps from its best
+    visits = proposer._branch_visits.get(("opt", "sgd"), 0)
     n_trials = len(proposer.client._experiment.trials)
     p = proposer.propose()
     assert (p.generator, p.fallback) == ("gp", None)
     assert p.config["opt"] == "sgd" and "momentum" in p.config
     assert not any(propose._same(p.config, c) for c in sgd)
-    trials = proposer.client._experiment.trials
     # Ax's trial (and its canonical copy) retired; the visit is the trial that will run
+    trials = proposer.client._experiment.trials
     assert all(trials[i].status.is_failed for i in range(n_trials, p.ax_index))
     assert trials[p.ax_index].status.is_running
     assert proposer.translation.decode(trials[p.ax_index].arm.parameters) == p.config
-    assert proposer._branch_visits == {("opt", "sgd"): 1}
+    assert proposer._branch_visits == {("opt", "sgd"): visits + 1}
 
 
-@pytest.mark.parametrize("every", [None, 2])
-def test_other_repeats_are_replaced_in_their_own_branch(monkeypatch, every):
+@pytest.mark.parametrize("every", [None, 2, 3])
+def test_only_every_nth_repeat_becomes_a_branch_visit(monkeypatch, every):
     proposer, repeat = _proposer_whose_model_repeats(
         monkeypatch, propose.ModelSettings(branch_on_repeat=every), BRANCHY, _adam_wins)
+    before = proposer._branch_visits.get(("opt", "sgd"), 0)
+    nth = proposer._repeats + 1  # the forced proposal is the model's nth repeat (2nd here)
     p = proposer.propose()
-    assert p.config != repeat and not proposer._branch_visits
+    assert p.config != repeat and (p.generator, p.fallback) == ("gp", None)
+    visited = proposer._branch_visits.get(("opt", "sgd"), 0) - before
+    assert visited == (every is not None and nth % every == 0)
