@@ -554,8 +554,7 @@ class AxProposer:
         """``(parent, label)`` when this proposal is one ``branch_every`` sends into a
         branch the incumbent is not in; ``None`` otherwise (the Sobol phase included)."""
         every = self.settings.branch_every
-        if (not every or not self._branches or not self._observed
-                or self._model_proposals % every != every - 1):
+        if not every or self._model_proposals % every != every - 1:
             return None
         return self._other_branch()
 
