@@ -531,6 +531,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # is not in: every repeat / every second one
     "branchrep": {"branch_on_repeat": 1},
     "branchrep2": {"branch_on_repeat": 2},
+    # the same visits, chosen by a GP on the branch's own trials (rank scores)
+    "branchgp": {"branch_on_repeat": 1, "branch_model": True},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

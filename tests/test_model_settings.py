@@ -303,3 +303,59 @@ def test_only_every_nth_repeat_becomes_a_branch_visit(monkeypatch, every):
     assert p.config != repeat and (p.generator, p.fallback) == ("gp", None)
     visited = proposer._branch_visits.get(("opt", "sgd"), 0) - before
     assert visited == (every is not None and nth % every == 0)
+
+
+def _sgd_trials(n, seed=0):
+    """``n`` SGD configurations of ``BRANCHY`` spread over the branch."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [{"opt": "sgd", "lr": float(10 ** rng.uniform(-5, 0)),
+             "momentum": float(rng.uniform(0.0, 0.99))} for _ in range(n)]
+
+
+def test_the_branch_model_sees_ranks_so_diverged_trials_change_nothing():
+    space = SearchSpace(BRANCHY)
+    measured = _sgd_trials(24)
+    values = [_adam_wins(c) for c in measured]
+    candidates = _sgd_trials(200, seed=1)
+    # the worst quarter diverges: same order, values a hundred times larger
+    cut = sorted(values)[-6]
+    diverged = [v * 100 if v >= cut else v for v in values]
+    scored = propose._branch_scores(space, "opt", measured, values, candidates)
+    again = propose._branch_scores(space, "opt", measured, diverged, candidates)
+    assert scored is not None and again is not None
+    assert [p.mean for p in scored[0]] == pytest.approx([p.mean for p in again[0]], abs=1e-6)
+    # and the model is informative: the visit it picks is near the bowl's bottom
+    # (lr 1e-3, momentum 0.9), far better than the median candidate
+    chosen = propose._best_by_ei(candidates, *scored, 1.0)
+    losses = sorted(_adam_wins(c) for c in candidates)
+    assert _adam_wins(chosen) < losses[len(losses) // 10]
+
+
+@pytest.mark.parametrize("branch_model", [False, True])
+def test_branch_model_chooses_the_visit_only_when_set(monkeypatch, branch_model):
+    proposer, repeat = _proposer_whose_model_repeats(
+        monkeypatch, propose.ModelSettings(branch_on_repeat=1, branch_model=branch_model),
+        BRANCHY, _adam_wins)
+    sgd = [i for i, t in proposer.client._experiment.trials.items()
+           if i in proposer._observed and t.arm.parameters["opt"] == "sgd"]
+    monkeypatch.setattr(propose, "BRANCH_MODEL_MIN", len(sgd))  # the fixture's few suffice
+    calls = []
+    original = propose._branch_scores
+
+    def spy(space, parent, measured, values, candidates):
+        calls.append((parent, measured, values))
+        return original(space, parent, measured, values, candidates)
+
+    monkeypatch.setattr(propose, "_branch_scores", spy)
+    p = proposer.propose()
+    assert p.config["opt"] == "sgd" and (p.generator, p.fallback) == ("gp", None)
+    if not branch_model:
+        assert calls == []
+        return
+    (parent, measured, values), = calls
+    # fitted on the branch's measured trials alone, lower is better
+    assert parent == "opt" and len(measured) == len(sgd)
+    assert all(c["opt"] == "sgd" for c in measured)
+    assert sorted(values) == sorted(proposer._observed[i] for i in sgd)
