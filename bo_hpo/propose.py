@@ -31,7 +31,7 @@ import numpy as np
 from bo_hpo import _ax
 from bo_hpo._ax import import_ax
 from bo_hpo.space import SearchSpace
-from bo_hpo.translate import Translation, translate
+from bo_hpo.translate import Translation, to_unit, translate
 from bo_hpo.trial import PENALISED_REASONS, Prediction, TrialRecord
 
 logger = logging.getLogger(__name__)
@@ -788,13 +788,6 @@ def _perturbed(space: SearchSpace, config: Mapping[str, Any], rng: np.random.Gen
         return None
 
 
-def _unit(p: Any, value: Any) -> float:
-    """A numeric parameter's value on its unit scale (log scale where log)."""
-    lo, hi, v = (math.log(p.low), math.log(p.high), math.log(value)) if p.log else (
-        p.low, p.high, float(value))
-    return (v - lo) / (hi - lo) if hi > lo else 0.5
-
-
 def _branch_scores(space: SearchSpace, parent: str, measured: list[Mapping[str, Any]],
                    values: list[float], candidates: list[Mapping[str, Any]],
                    ) -> tuple[list[Prediction], float] | None:
@@ -824,7 +817,8 @@ def _branch_scores(space: SearchSpace, parent: str, measured: list[Mapping[str, 
         out = []
         for name, value in columns:
             if value is None:
-                out.append(_unit(space.params[name], config[name]) if name in config else 0.5)
+                out.append(to_unit(space.params[name], float(config[name]))
+                           if name in config else 0.5)
             else:
                 out.append(float(name in config and config[name] == value))
         return out
@@ -884,7 +878,7 @@ class _Nearness:
         key = tuple(sorted((name, repr(value)) for name, value in config.items()
                            if name not in self._numeric))
         names = tuple(sorted(name for name in config if name in self._numeric))
-        units = [_unit(self._numeric[name], config[name]) for name in names]
+        units = [to_unit(self._numeric[name], float(config[name])) for name in names]
         return (key, names), np.array(units)
 
     def repeats(self, config: Mapping[str, Any]) -> bool:

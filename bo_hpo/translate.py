@@ -168,7 +168,7 @@ class Translation:
                 continue
             if name in self.unit:
                 assert isinstance(p, Float)
-                out[ax_name] = _to_unit(p, float(config[name]))
+                out[ax_name] = to_unit(p, float(config[name]))
             else:
                 out[ax_name] = self._to_ax(p, config[name])
         return out
@@ -301,7 +301,9 @@ def _from_unit(p: Float, u: float) -> float:
     return float(min(p.high, max(p.low, value)))
 
 
-def _to_unit(p: Float, value: float) -> float:
+def to_unit(p: Float | Int, value: float) -> float:
+    """Where ``value`` lies in ``p``'s range, 0 (low) to 1 (high), on its scale (log where
+    log)."""
     if p.log:
         return (math.log(value) - math.log(p.low)) / (math.log(p.high) - math.log(p.low))
     return (value - p.low) / (p.high - p.low)
