@@ -97,6 +97,11 @@ def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = Fals
     return kwargs
 
 
+def strategy(client: Any) -> Any:
+    """The client's generation strategy."""
+    return client._generation_strategy
+
+
 def set_generator_kwargs(strategy: Any, node_name: str, kwargs: dict[str, Any]) -> None:
     """Update the generator kwargs of every generator of the node ``node_name``."""
     for node in strategy._nodes:

@@ -126,6 +126,30 @@ class ModelSettings:
             0.025), worse at 50 trials on ``sgd_momentum`` (0.031 against 0.030, higher in
             14 of 20 seeds), with a worse p90 (``benchmarks/RESULTS.md``, "Ablation,
             seventh pass").
+        replicate_every: every this-many-th model proposal, once ``REPLICATE_FROM``
+            trials have data, evaluates again a configuration already measured when the
+            model cannot tell the best of them apart: of those whose predicted mean is
+            within ``REPLICATE_Z`` standard deviations (of the difference) of the best
+            predicted one, the most promising (best mean less one sd, a lower confidence
+            bound). Under noise the recommendation is the best predicted mean, and a lucky
+            draw next to a basin can hold that place against the basin itself; measured
+            again, it falls back. ``None``: never. Once a configuration measured twice
+            gives the same value twice, the objective is taken to be deterministic and
+            nothing is repeated again. Off because it tied the default on the three noisy
+            problems (every 4th proposal, 10 seeds, 100 trials: ``conditional_narrow``
+            0.0251 against 0.0250, higher in 8 of 10 seeds; ``sgd_momentum`` 0.0302
+            against 0.0301; ``hetero_noise_trap`` 0.0044 against 0.0059), and with
+            ``branch_model`` it tied ``branch_model`` alone (``benchmarks/RESULTS.md``,
+            "Ablation, eighth pass").
+        warp_from: ``input_warping`` once this many trials have data (``None``: as
+            ``input_warping`` says throughout). A warp has two parameters per input, too
+            many for the first 15 to 20 trials (there it was worse), but it can stretch
+            the end of a range where a parameter's effect is concentrated (Adam's beta2
+            near 0.999 on a linear range up to 0.9999), which a stationary kernel on the
+            raw scale treats as one point. Off because, from 40 trials, it was worse on
+            ``hetero_noise_trap`` (10 seeds: 0.0307 against 0.0059 at 100 trials, higher
+            in 9 of 10 seeds; 0.0223 against 0.0117 at 50) and only tied on the
+            conditional problems (``benchmarks/RESULTS.md``, "Ablation, eighth pass").
     """
 
     num_restarts: int = 20
@@ -141,6 +165,8 @@ class ModelSettings:
     repeat_radius: float | None = 0.02
     branch_on_repeat: int | None = None
     branch_model: bool = False
+    replicate_every: int | None = None
+    warp_from: int | None = None
 
     def resolved(self, parameters: Iterable[Any]) -> ModelSettings:
         """These settings for a space of Ax ``parameters``: ``categorical_kernel=None``
@@ -195,6 +221,12 @@ BRANCH_MODEL_MIN = 6
 #: drawn around the proposal; a quarter more are random draws.
 REPEAT_CANDIDATES = 400
 REPEAT_STEPS = (0.03, 0.1, 0.3)
+
+#: ``ModelSettings.replicate_every``: trials with data before any replicate, and how
+#: close (in standard deviations of the difference) a configuration's predicted mean must
+#: be to the best one's to be a contender.
+REPLICATE_FROM = 15
+REPLICATE_Z = 1.0
 
 #: Acquisition restarts under linear constraints (see ``_optimizer_kwargs``).
 CONSTRAINED_MAX_RESTARTS = 4
@@ -406,7 +438,7 @@ class AxProposer:
         """
         records = list(records)
         drawn = sum(r.generator == "sobol" for r in records)
-        self._model_proposals = sum(r.generator == "gp" for r in records)
+        self._model_proposals = sum(r.generator in ("gp", "replicate") for r in records)
         if drawn:
             _ax.resume_sobol_at(self.client, drawn)
         index: dict[int, int] = {}
@@ -449,12 +481,18 @@ class AxProposer:
         fallback: str | None = None
         ax_fallback: str | None = None
         try:
+            self._warp_when_due()
             with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(
                     self.proposal_timeout), self._short_chains(), self._fits(), \
                     _ax_fallbacks() as ax_gave_up:
-                branch = self._branch_to_explore()
+                replica = self._replica()
+                branch = None if replica is not None else self._branch_to_explore()
                 inside = None if branch is None else self._inside_branch(*branch)
-                if inside is not None:
+                if replica is not None:
+                    with _quiet():
+                        ax_index = self.client.attach_trial(parameters=replica)
+                    ax_params, generator = replica, "replicate"
+                elif inside is not None:
                     ax_params = self.translation.encode(inside)
                     with _quiet():
                         ax_index = self.client.attach_trial(parameters=ax_params)
@@ -463,7 +501,7 @@ class AxProposer:
                     trials = self.client.get_next_trials(max_trials=1)
                     (ax_index, ax_params), = trials.items()
                     generator = self._generator_name(ax_index)
-            self._model_proposals += generator == "gp"
+            self._model_proposals += generator in ("gp", "replicate")
             if ax_gave_up:  # Ax's model failed and it drew a quasi-random point instead
                 generator, ax_fallback = "ax_fallback", ax_gave_up[-1][:500]
                 logger.info("Ax fell back to quasi-random: %s", ax_fallback)
@@ -574,6 +612,51 @@ class AxProposer:
                     chosen)
         return self._replace(ax_index, self.translation.encode(chosen),
                              "replaced: repeats a tried configuration")
+
+    def _warp_when_due(self) -> None:
+        """Switch the model to warped inputs once ``ModelSettings.warp_from`` trials have
+        data (for proposals and predictions alike)."""
+        due = self.settings.warp_from
+        if (self.method == "random" or due is None or self.settings.input_warping
+                or len(self._observed) < due):
+            return
+        self.settings = dataclasses.replace(self.settings, input_warping=True)
+        _ax.set_generator_kwargs(_ax.strategy(self.client), "MBM",
+                                 self.settings.model_kwargs())
+        self._adapter_cache = None
+        logger.info("%d trials have data: the model warps its inputs from now on",
+                    len(self._observed))
+
+    def _replica(self) -> dict[str, Any] | None:
+        """The Ax parameters of a measured configuration to evaluate again, when this is
+        a proposal ``ModelSettings.replicate_every`` gives to replication and the model
+        has two or more contenders for the best (see there); ``None`` otherwise."""
+        every = self.settings.replicate_every
+        if (not every or self._model_proposals % every != every - 1
+                or len(self._observed) < REPLICATE_FROM):
+            return None
+        experiment = _ax.experiment(self.client)
+        unique: dict[tuple, int] = {}
+        for i, value in self._observed.items():
+            params = experiment.trials[i].arm.parameters
+            first = unique.setdefault(tuple(sorted((k, repr(v)) for k, v in params.items())), i)
+            if first != i and math.isclose(value, self._observed[first], rel_tol=1e-9,
+                                           abs_tol=1e-12):
+                return None  # measured twice, the same value: the objective has no noise
+        predictions = self.predict(list(unique.values()))
+        if not predictions:
+            return None
+        sign = 1.0 if self.minimize else -1.0
+        best = min(predictions.values(), key=lambda p: sign * p.mean)
+        contenders = [i for i, p in predictions.items()
+                      if sign * (p.mean - best.mean)
+                      <= REPLICATE_Z * math.hypot(p.sem, best.sem)]
+        if len(contenders) < 2:
+            return None
+        chosen = min(contenders, key=lambda i: sign * predictions[i].mean - predictions[i].sem)
+        logger.info("the model cannot tell %d configurations apart; measuring trial %d's "
+                    "again", len(contenders), chosen)
+        return dict(experiment.trials[chosen].arm.parameters)
 
     def _branch_to_explore(self) -> tuple[str, Any] | None:
         """``(parent, label)`` when this proposal is one ``branch_every`` sends into a

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from bo_hpo import SearchSpace, propose
+from bo_hpo.trial import Prediction
 
 SPACE = {
     "opt": ("choice", ["a", "b", "c"]),
@@ -46,6 +47,26 @@ def test_categorical_kernel_keeps_the_choice_one_dimension(monkeypatch):
 def test_input_warping_adds_a_learned_warp(monkeypatch):
     model = _fitted_model(propose.ModelSettings(input_warping=True), monkeypatch)
     assert type(model.input_transform).__name__ == "Warp"
+
+
+def test_warp_from_warps_the_inputs_once_enough_trials_have_data(monkeypatch):
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(warp_from=9))
+    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=6)
+
+    def transforms():
+        proposing = proposer.client._generation_strategy._curr.generator_specs[0]
+        predicting = proposer._fitted_adapter()
+        return [type(getattr(adapter.generator.surrogate.model, "input_transform", None))
+                .__name__ for adapter in (proposing._fitted_adapter, predicting)]
+
+    for n in range(10):
+        p = proposer.propose()
+        if n == 7:  # 7 trials with data when it was proposed: not yet
+            assert p.generator == "gp" and transforms() == ["Normalize", "Normalize"]
+        proposer.complete(p.ax_index, _loss(p.config), None)
+    # proposed with 9 trials' data: warped, and the recommendation's model with it
+    assert (p.generator, p.fallback) == ("gp", None)
+    assert transforms() == ["Warp", "Warp"]
 
 
 @pytest.mark.parametrize("below, loo", [(None, False), (7, True), (6, False)])
@@ -359,3 +380,103 @@ def test_branch_model_chooses_the_visit_only_when_set(monkeypatch, branch_model)
     assert parent == "opt" and len(measured) == len(sgd)
     assert all(c["opt"] == "sgd" for c in measured)
     assert sorted(values) == sorted(proposer._observed[i] for i in sgd)
+
+
+def _proposer_past_sobol(monkeypatch, settings, n=8):
+    monkeypatch.setattr(propose, "SETTINGS", settings)
+    monkeypatch.setattr(propose, "REPLICATE_FROM", n)
+    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=6)
+    for _ in range(n):
+        p = proposer.propose()
+        proposer.complete(p.ax_index, _loss(p.config), None)
+    return proposer
+
+
+def _predicting(monkeypatch, proposer, beliefs):
+    """Make the model believe ``beliefs[k]`` (mean, sd) of the k-th measured trial."""
+    order = sorted(proposer._observed)
+    by_index = {i: Prediction(*beliefs[k]) for k, i in enumerate(order)}
+    monkeypatch.setattr(proposer, "predict",
+                        lambda indices: {i: by_index[i] for i in indices})
+    return order
+
+
+def test_configurations_the_model_cannot_tell_apart_are_measured_again(monkeypatch):
+    proposer = _proposer_past_sobol(monkeypatch, propose.ModelSettings(replicate_every=1))
+    # trial 5 is predicted best (0.10); trials 2 and 6 are within one sd of the
+    # difference; trial 6's lower bound (0.11 - 0.05) is the most promising
+    beliefs = [(1.0, 0.01)] * 8
+    beliefs[5], beliefs[2], beliefs[6] = (0.10, 0.01), (0.105, 0.01), (0.11, 0.05)
+    order = _predicting(monkeypatch, proposer, beliefs)
+    n_trials = len(proposer.client._experiment.trials)
+    p = proposer.propose()
+    trials = proposer.client._experiment.trials
+    assert (p.generator, p.fallback) == ("replicate", None)
+    assert p.ax_index == n_trials and trials[p.ax_index].status.is_running
+    assert trials[p.ax_index].arm.parameters == trials[order[6]].arm.parameters
+    assert p.config == proposer.translation.decode(trials[order[6]].arm.parameters)
+    # once measured it counts like any trial: the model sees both measurements
+    proposer.complete(p.ax_index, _loss(p.config), None)
+    assert p.ax_index in proposer._observed
+
+
+@pytest.mark.parametrize("settings, beliefs_best", [
+    (propose.ModelSettings(replicate_every=1), (0.10, 0.001)),  # sure of its best
+    (propose.ModelSettings(), (0.10, 0.01)),  # contenders, but replication is off
+])
+def test_no_replicate_when_the_model_is_sure_or_the_setting_is_off(
+        monkeypatch, settings, beliefs_best):
+    proposer = _proposer_past_sobol(monkeypatch, settings)
+    beliefs = [(1.0, 0.001)] * 8
+    beliefs[5], beliefs[2] = beliefs_best, (0.105, 0.001 if settings.replicate_every else 0.01)
+    _predicting(monkeypatch, proposer, beliefs)
+    p = proposer.propose()
+    assert p.generator == "gp"
+
+
+@pytest.mark.parametrize("every, replicates", [(2, [1, 3]), (3, [2])])
+def test_only_every_nth_model_proposal_may_replicate(monkeypatch, every, replicates):
+    proposer = _proposer_past_sobol(monkeypatch, propose.ModelSettings(replicate_every=every))
+    _predicting(monkeypatch, proposer, [(0.1, 0.05)] * 8)  # everything a contender
+    proposer._model_proposals = 0
+    generators = []
+    for _ in range(4):
+        p = proposer.propose()
+        generators.append(p.generator)
+        proposer.abandon(p.ax_index)
+    assert [k for k, g in enumerate(generators) if g == "replicate"] == replicates
+    assert all(g == "gp" for k, g in enumerate(generators) if k not in replicates)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.05])
+def test_a_deterministic_objective_is_replicated_once_at_most(monkeypatch, noise):
+    import random
+
+    import bo_hpo
+
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(replicate_every=1))
+    monkeypatch.setattr(propose, "REPLICATE_FROM", 8)
+    draw = random.Random(0)
+    result = bo_hpo.tune(lambda c: _loss(c) + draw.gauss(0.0, noise), SPACE,
+                         budget=bo_hpo.Budget(max_trials=22), seed=0)
+    replicates = [r for r in result.records if r.generator == "replicate"]
+    if noise == 0.0:  # the second measurement equals the first, and replication stops
+        assert len(replicates) <= 1
+    else:  # under noise the contenders keep being measured again
+        assert len(replicates) >= 3
+    configs = [r.config for r in result.records if r.generator != "replicate"]
+    assert all(any(r.config == c for c in configs) for r in replicates)
+
+
+def test_a_resumed_proposer_counts_replicates_as_model_proposals(monkeypatch):
+    from bo_hpo.trial import TrialRecord
+
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(replicate_every=3))
+    first = {"opt": "a", "lr": 1e-3, "x": 0.3}
+    records = [TrialRecord(0, first, "completed", "sobol", mean=_loss(first)),
+               TrialRecord(1, dict(first, x=0.5), "completed", "gp", mean=1.0),
+               TrialRecord(2, first, "completed", "replicate", mean=_loss(first) + 0.01)]
+    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=1)
+    proposer.replay(records)
+    # the next model proposal is the third, the one replication may take, as before
+    assert proposer._model_proposals == 2
