@@ -20,12 +20,19 @@ def _loss(c):
     return (math.log10(c["lr"]) + 3) ** 2 + (c["x"] - 0.3) ** 2 + {"a": 0, "b": 1, "c": 2}[c["opt"]]
 
 
-def _fitted_model(settings: propose.ModelSettings, monkeypatch):
+def _measured(monkeypatch, settings, n, space=SPACE, loss=_loss):
+    """A proposer under ``settings`` (6 Sobol points first) after ``n`` proposals, each
+    measured; and the last proposal."""
     monkeypatch.setattr(propose, "SETTINGS", settings)
-    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=6)
-    for _ in range(7):  # 6 Sobol points, then one GP proposal
+    proposer = propose.AxProposer(SearchSpace(space), seed=0, n_initial=6)
+    for _ in range(n):
         p = proposer.propose()
-        proposer.complete(p.ax_index, _loss(p.config), None)
+        proposer.complete(p.ax_index, loss(p.config), None)
+    return proposer, p
+
+
+def _fitted_model(settings: propose.ModelSettings, monkeypatch):
+    proposer, p = _measured(monkeypatch, settings, 7)  # 6 Sobol points, then one GP
     assert p.generator == "gp"
     adapter = proposer._fitted_adapter()
     return adapter.generator.surrogate.model
@@ -248,11 +255,7 @@ def test_nearness_compares_numbers_on_their_own_scale_and_choices_exactly():
 def _proposer_whose_model_repeats(monkeypatch, settings, space=SPACE, loss=_loss):
     """A proposer past its Sobol phase whose next model proposal (forced here) is exactly
     the best configuration measured so far."""
-    monkeypatch.setattr(propose, "SETTINGS", settings)
-    proposer = propose.AxProposer(SearchSpace(space), seed=0, n_initial=6)
-    for _ in range(8):
-        p = proposer.propose()
-        proposer.complete(p.ax_index, loss(p.config), None)
+    proposer, _ = _measured(monkeypatch, settings, 8, space, loss)
     best = min(proposer._observed, key=proposer._observed.__getitem__)
     repeat = dict(proposer.client._experiment.trials[best].arm.parameters)
 
@@ -383,13 +386,8 @@ def test_branch_model_chooses_the_visit_only_when_set(monkeypatch, branch_model)
 
 
 def _proposer_past_sobol(monkeypatch, settings, n=8):
-    monkeypatch.setattr(propose, "SETTINGS", settings)
     monkeypatch.setattr(propose, "REPLICATE_FROM", n)
-    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=6)
-    for _ in range(n):
-        p = proposer.propose()
-        proposer.complete(p.ax_index, _loss(p.config), None)
-    return proposer
+    return _measured(monkeypatch, settings, n)[0]
 
 
 def _predicting(monkeypatch, proposer, beliefs):
