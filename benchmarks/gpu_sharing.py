@@ -49,6 +49,8 @@ def one(spec, parallelism: int, trials: int, data_dir: str | None, seed: int) ->
         "wall_s": wall,
         "completed": len(done),
         "failed": sum(r.status == "failed" for r in result.records),
+        "failures": [{"trial": r.trial, "reason": r.reason, "detail": (r.detail or "")[:300]}
+                     for r in result.records if r.status == "failed"],
         "trials_per_hour": len(done) / wall * 3600,
         "median_trial_s": statistics.median(r.eval_seconds for r in done) if done else None,
         "sum_trial_s": sum(r.eval_seconds for r in done),
