@@ -533,14 +533,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "branchrep2": {"branch_on_repeat": 2},
     # the same visits, chosen by a GP on the branch's own trials (rank scores)
     "branchgp": {"branch_on_repeat": 1, "branch_model": True},
-    # every 4th / 6th model proposal, a configuration the model cannot tell from its best
-    # measured again (the least certain of them)
+    # every 4th model proposal, a configuration the model cannot tell from its best
+    # measured again (the one with the lowest mean less one sd); alone and with branchgp
     "replicate4": {"replicate_every": 4},
-    "replicate6": {"replicate_every": 6},
     "replicate4gp": {"replicate_every": 4, "branch_on_repeat": 1, "branch_model": True},
-    # input warping once 40 / 25 trials have data
+    # input warping once 40 trials have data
     "warp40": {"warp_from": 40},
-    "warp25": {"warp_from": 25},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

@@ -50,10 +50,15 @@ def set_model_gen_options(strategy: Any, node_name: str, options: dict[str, Any]
                                              "model_gen_options": options}
 
 
+def strategy(client: Any) -> Any:
+    """The client's generation strategy."""
+    return client._generation_strategy
+
+
 def resume_sobol_at(client: Any, position: int) -> None:
     """Start the strategy's Sobol generator ``position`` points into its sequence (it is
     built on the first proposal, so this must come before it)."""
-    for node in client._generation_strategy._nodes:
+    for node in strategy(client)._nodes:
         for spec in node.generator_specs:
             if spec.generator_enum.value == "Sobol":
                 spec.generator_kwargs = {**spec.generator_kwargs, "init_position": position}
@@ -62,9 +67,9 @@ def resume_sobol_at(client: Any, position: int) -> None:
 def advance_strategy(client: Any) -> None:
     """Move the generation strategy past every node whose transition criteria the
     experiment's trials already meet."""
-    strategy = client._generation_strategy
-    strategy.experiment = client._experiment
-    strategy._maybe_transition_to_next_node(raise_data_required_error=False)
+    current = strategy(client)
+    current.experiment = client._experiment
+    current._maybe_transition_to_next_node(raise_data_required_error=False)
 
 
 def generator_node(client: Any, ax_index: int) -> str | None:
@@ -95,11 +100,6 @@ def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = Fals
 
         kwargs["transforms"] = [*MBM_X_trans[:1], *Mixed_transforms, *Y_trans]
     return kwargs
-
-
-def strategy(client: Any) -> Any:
-    """The client's generation strategy."""
-    return client._generation_strategy
 
 
 def set_generator_kwargs(strategy: Any, node_name: str, kwargs: dict[str, Any]) -> None:
