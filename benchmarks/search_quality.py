@@ -539,8 +539,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "replicate4gp": {"replicate_every": 4, "branch_on_repeat": 1, "branch_model": True},
     # input warping once 40 trials have data
     "warp40": {"warp_from": 40},
-    # the same, warping only the floats the user did not put on a log scale
-    "warp40lin": {"warp_from": 40, "warp_linear_only": True},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

@@ -14,7 +14,7 @@ import functools
 import inspect
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -50,34 +50,6 @@ def set_model_gen_options(strategy: Any, node_name: str, options: dict[str, Any]
                                              "model_gen_options": options}
 
 
-@functools.cache
-def named_warp() -> type:
-    """BoTorch's ``Warp`` of only the features named in the option ``names`` (Ax's
-    argument parser otherwise warps every feature; feature names are known only when the
-    model is built, after Ax's transforms)."""
-    from ax.generators.torch.botorch_modular.input_constructors.input_transforms import (
-        input_transform_argparse,
-    )
-    from botorch.models.transforms.input import Warp
-
-    class NamedWarp(Warp):
-        pass
-
-    warp_args = input_transform_argparse.dispatch(Warp)
-
-    @input_transform_argparse.register(NamedWarp)
-    def _argparse(input_transform_class: type, dataset: Any, search_space_digest: Any,
-                  input_transform_options: dict | None = None, **kwargs: Any) -> dict:
-        options = dict(input_transform_options or {})
-        names = set(options.pop("names", ()))
-        options = warp_args(Warp, dataset, search_space_digest, options, **kwargs)
-        options["indices"] = [i for i in options["indices"]
-                              if dataset.feature_names[i] in names]
-        return options
-
-    return NamedWarp
-
-
 def strategy(client: Any) -> Any:
     """The client's generation strategy."""
     return client._generation_strategy
@@ -108,8 +80,7 @@ def generator_node(client: Any, ax_index: int) -> str | None:
 
 
 
-def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = False,
-                 warp_names: Iterable[str] | None = None) -> dict:
+def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = False) -> dict:
     """Keyword arguments for Ax's modular BoTorch generator beyond its defaults.
 
     ``input_warping``: a learned Kumaraswamy warp of every input (BoTorch's ``Warp``, which
@@ -122,13 +93,8 @@ def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = Fals
         from ax.generators.torch.botorch_modular.surrogate import ModelConfig, SurrogateSpec
         from botorch.models.transforms.input import Warp
 
-        if warp_names is None:
-            config = ModelConfig(input_transform_classes=[Warp], name="warped")
-        else:
-            config = ModelConfig(input_transform_classes=[named_warp()], name="warped",
-                                 input_transform_options={
-                                     "NamedWarp": {"names": sorted(warp_names)}})
-        kwargs["surrogate_spec"] = SurrogateSpec(model_configs=[config])
+        kwargs["surrogate_spec"] = SurrogateSpec(
+            model_configs=[ModelConfig(input_transform_classes=[Warp], name="warped")])
     if categorical_kernel:
         from ax.adapter.registry import MBM_X_trans, Mixed_transforms, Y_trans
 

@@ -167,29 +167,20 @@ class ModelSettings:
     branch_model: bool = False
     replicate_every: int | None = None
     warp_from: int | None = None
-    warp_linear_only: bool = False
-    warp_names: tuple[str, ...] | None = None
 
     def resolved(self, parameters: Iterable[Any]) -> ModelSettings:
         """These settings for a space of Ax ``parameters``: ``categorical_kernel=None``
         becomes True where unordered choices dominate, else False."""
-        parameters = list(parameters)
-        if self.warp_linear_only and self.warp_names is None:
-            linear = tuple(p.name for p in parameters
-                           if getattr(p, "parameter_type", None) == "float"
-                           and hasattr(p, "bounds") and getattr(p, "scaling", "") != "log")
-            return dataclasses.replace(self, warp_names=linear).resolved(parameters)
         if self.categorical_kernel is not None:
             return self
+        parameters = list(parameters)
         unordered = sum(getattr(p, "is_ordered", True) is False for p in parameters)
         dominate = unordered > CATEGORICAL_KERNEL_SHARE * max(len(parameters), 1)
         return dataclasses.replace(self, categorical_kernel=dominate)
 
     def model_kwargs(self) -> dict[str, Any]:
-        return _ax.model_kwargs(input_warping=self.input_warping and (
-                                    self.warp_names is None or bool(self.warp_names)),
-                                categorical_kernel=bool(self.categorical_kernel),
-                                warp_names=self.warp_names)
+        return _ax.model_kwargs(input_warping=self.input_warping,
+                                categorical_kernel=bool(self.categorical_kernel))
 
     def optimizer_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"num_restarts": self.num_restarts,

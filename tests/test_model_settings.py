@@ -56,18 +56,6 @@ def test_input_warping_adds_a_learned_warp(monkeypatch):
     assert type(model.input_transform).__name__ == "Warp"
 
 
-def test_warp_linear_only_warps_the_floats_not_on_a_log_scale(monkeypatch):
-    settings = propose.ModelSettings(input_warping=True, warp_linear_only=True)
-    model = _fitted_model(settings, monkeypatch)
-    assert type(model.input_transform).__name__ == "NamedWarp"
-    # features: opt one-hot (3), lr (log scale), x (linear): only x is warped
-    adapter_names = ["opt_0", "opt_1", "opt_2", "lr", "x"]
-    assert model.train_inputs[0].shape[-1] == len(adapter_names)
-    assert model.input_transform.indices.tolist() == [4]
-    resolved = settings.resolved(_ax_parameters(SPACE))
-    assert resolved.warp_names == ("x",)
-
-
 def test_warp_from_warps_the_inputs_once_enough_trials_have_data(monkeypatch):
     monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(warp_from=9))
     proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=6)
