@@ -222,6 +222,10 @@ BRANCH_MODEL_MIN = 6
 REPEAT_CANDIDATES = 400
 REPEAT_STEPS = (0.03, 0.1, 0.3)
 
+#: The ``generator`` labels of the model's own proposals (``ModelSettings.branch_every`` and
+#: ``replicate_every`` count them).
+MODEL_GENERATORS = ("gp", "replicate")
+
 #: ``ModelSettings.replicate_every``: trials with data before any replicate, and how
 #: close (in standard deviations of the difference) a configuration's predicted mean must
 #: be to the best one's to be a contender.
@@ -438,7 +442,7 @@ class AxProposer:
         """
         records = list(records)
         drawn = sum(r.generator == "sobol" for r in records)
-        self._model_proposals = sum(r.generator in ("gp", "replicate") for r in records)
+        self._model_proposals = sum(r.generator in MODEL_GENERATORS for r in records)
         if drawn:
             _ax.resume_sobol_at(self.client, drawn)
         index: dict[int, int] = {}
@@ -501,7 +505,7 @@ class AxProposer:
                     trials = self.client.get_next_trials(max_trials=1)
                     (ax_index, ax_params), = trials.items()
                     generator = self._generator_name(ax_index)
-            self._model_proposals += generator in ("gp", "replicate")
+            self._model_proposals += generator in MODEL_GENERATORS
             if ax_gave_up:  # Ax's model failed and it drew a quasi-random point instead
                 generator, ax_fallback = "ax_fallback", ax_gave_up[-1][:500]
                 logger.info("Ax fell back to quasi-random: %s", ax_fallback)
