@@ -539,6 +539,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "replicate4gp": {"replicate_every": 4, "branch_on_repeat": 1, "branch_model": True},
     # input warping once 40 trials have data
     "warp40": {"warp_from": 40},
+    # a linear float range up to near 1 whose 1 - x spans 3 / 2 decades (Adam's beta2 in
+    # [0.9, 0.9999] / also SGD's momentum in [0, 0.99]) modelled and sampled on log(1 - x);
+    # today's 2.5 gives tail3's runs on every problem here; "notail": before it
+    "tail3": {"tail_decades": 3},
+    "tail2": {"tail_decades": 2},
+    "notail": {"tail_decades": None},
     # before the fix: replaced proposals stayed in Ax as abandoned (so pending) trials
     "pending_bug": {"retire_as": "abandoned"},
 }

@@ -24,6 +24,11 @@ linear              Ax parameter constraint strings, ``c*x + ... <= bound``
 tiny float range    ``<name>__unit`` in [0, 1] (Ax rejects ranges narrower than 1.5e-5, even
                     on a log scale, e.g. an epsilon in [1e-10, 1e-6]); mapped back linearly or
                     log-linearly
+range up to near 1  with ``tail_decades=d``: a linear float range [low, high] below 1 whose
+                    1 - x spans at least d decades (Adam's beta2 in [0.9, 0.9999]: 3) is
+                    ``<name>__tail`` in [0, 1], its position on the scale of log(1 - x), so
+                    that the model and the initial design see 0.99, 0.999 and 0.9999 as
+                    evenly spaced (see ``ModelSettings.tail_decades``)
 =================  =====================================================================
 """
 
@@ -41,6 +46,7 @@ from bo_hpo.space.params import Scalar, coerce
 
 POS_SUFFIX = "__pos"
 UNIT_SUFFIX = "__unit"
+TAIL_SUFFIX = "__tail"
 #: Float ranges narrower than this go to Ax as a unit interval (Ax's own floor is 1.5e-5).
 _MIN_AX_WIDTH = 1e-4
 
@@ -78,6 +84,24 @@ class Translation:
     flat_conditionals: tuple[str, ...]
     pinned: dict[str, Scalar]  # divisors left with a single feasible value
     unit: frozenset[str] = frozenset()  # narrow float ranges sent to Ax as [0, 1]
+    tail: frozenset[str] = frozenset()  # ranges up to near 1, sent as [0, 1] on log(1 - x)
+
+    def ax_name(self, name: str) -> str:
+        """The name of the Ax parameter that carries the user's parameter ``name``."""
+        if name in self.unit:
+            return name + UNIT_SUFFIX
+        if name in self.tail:
+            return name + TAIL_SUFFIX
+        return name
+
+    def position(self, p: Float | Int, value: float) -> float:
+        """Where ``value`` lies in ``p``'s range, 0 (low) to 1 (high), on the scale the
+        model sees it: log where log, log(1 - x) where the range reaches near 1."""
+        return to_unit(p, value, tail=p.name in self.tail)
+
+    def from_position(self, p: Float, u: float) -> float:
+        """The value at position ``u`` of float ``p``'s range (inverse of ``position``)."""
+        return _from_unit(p, u, tail=p.name in self.tail)
 
     # ------------------------------------------------------------------ decode
     def decode(self, ax_params: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,10 +119,10 @@ class Translation:
                 config[name] = p.values[0]
             elif name in self.pinned:
                 config[name] = coerce(p, self.pinned[name])
-            elif name in self.unit:
+            elif name in self.unit or name in self.tail:
                 assert isinstance(p, Float)
-                u = min(1.0, max(0.0, float(ax_params[name + UNIT_SUFFIX])))
-                config[name] = _from_unit(p, u)
+                u = min(1.0, max(0.0, float(ax_params[self.ax_name(name)])))
+                config[name] = _from_unit(p, u, tail=name in self.tail)
             else:
                 if name not in ax_params:
                     raise SearchSpaceError(f"Ax proposal lacks active parameter {name!r}")
@@ -161,14 +185,15 @@ class Translation:
             if name in dividends:
                 out[name + POS_SUFFIX] = self._position(dividends[name], int(config[name]))
                 continue
-            ax_name = name + UNIT_SUFFIX if name in self.unit else name
+            ax_name = self.ax_name(name)
             if name not in config:
                 if name in self.flat_conditionals:
-                    out[ax_name] = 0.5 if name in self.unit else self._placeholder(p)
+                    out[ax_name] = (0.5 if name in self.unit or name in self.tail
+                                    else self._placeholder(p))
                 continue
-            if name in self.unit:
+            if name in self.unit or name in self.tail:
                 assert isinstance(p, Float)
-                out[ax_name] = to_unit(p, float(config[name]))
+                out[ax_name] = self.position(p, float(config[name]))
             else:
                 out[ax_name] = self._to_ax(p, config[name])
         return out
@@ -203,8 +228,17 @@ class Translation:
         return (value - lo) / (hi - lo)
 
 
-def translate(space: SearchSpace) -> Translation:
-    """Build the Ax parameter configs and constraint strings for ``space``."""
+def reaches_near_one(p: Param, decades: float | None) -> bool:
+    """Whether ``p`` is a linear float range below 1 whose 1 - x spans at least
+    ``decades`` decades (never where ``decades`` is ``None``)."""
+    return (decades is not None and isinstance(p, Float) and not p.log and p.high < 1.0
+            and math.log10((1.0 - p.low) / (1.0 - p.high)) >= decades - 1e-9)
+
+
+def translate(space: SearchSpace, tail_decades: float | None = None) -> Translation:
+    """Build the Ax parameter configs and constraint strings for ``space``; a linear float
+    range up to near 1 (``reaches_near_one(p, tail_decades)``) goes to Ax on the scale of
+    log(1 - x)."""
     from bo_hpo._ax import import_ax
 
     ax = import_ax()
@@ -227,6 +261,16 @@ def translate(space: SearchSpace) -> Translation:
             "nothing to tune: every parameter is fixed; give at least one range or choice"
         )
     searched_names = {p.name for p in searched}
+    linear_names = {n for c in space.linear() for n in c.names}
+    # Narrow ranges, and ranges up to near 1 (a linear constraint stays linear only on the
+    # user's scale, so not those in one), go to Ax as a position in [0, 1].
+    unit = {p.name for p in searched if isinstance(p, Float) and p.high - p.low < _MIN_AX_WIDTH
+            and p.name not in dividends and p.name not in divisor_values}
+    tail = {p.name for p in searched if reaches_near_one(p, tail_decades)
+            and p.name not in linear_names | unit
+            and p.name not in dividends and p.name not in divisor_values}
+    ax_names = {name: name + (UNIT_SUFFIX if name in unit else TAIL_SUFFIX)
+                for name in unit | tail}
 
     # Conditionals ride on Ax's hierarchical tree when they hang off one value of one
     # searched parent; Ax's tree cannot hold the rest, which stay flat.
@@ -242,13 +286,12 @@ def translate(space: SearchSpace) -> Translation:
             label = _labels(list(parent.values))[
                 list(parent.values).index(parent.canonical(values[0]))
             ]
-            hierarchical.setdefault(parent_name, {}).setdefault(label, []).append(p.name)
+            hierarchical.setdefault(parent_name, {}).setdefault(label, []).append(
+                ax_names.get(p.name, p.name))
         else:
             flat.append(p.name)
 
     parameters: list[Any] = []
-    unit: set[str] = set()
-    linear_names = {n for c in space.linear() for n in c.names}
     for p in searched:
         if isinstance(p, Float) and p.high - p.low < _MIN_AX_WIDTH and p.name in linear_names:
             raise SearchSpaceError(
@@ -267,10 +310,9 @@ def translate(space: SearchSpace) -> Translation:
                 name=p.name, values=_labels(values), parameter_type=_ax_type(values),
                 is_ordered=ordered,
             ))
-        elif isinstance(p, Float) and p.high - p.low < _MIN_AX_WIDTH:
-            unit.add(p.name)
+        elif p.name in unit or p.name in tail:
             parameters.append(RangeParameterConfig(
-                name=p.name + UNIT_SUFFIX, bounds=(0.0, 1.0), parameter_type="float"
+                name=ax_names[p.name], bounds=(0.0, 1.0), parameter_type="float"
             ))
         elif isinstance(p, (Float, Int)):
             parameters.append(RangeParameterConfig(
@@ -290,20 +332,27 @@ def translate(space: SearchSpace) -> Translation:
             ))
     constraints = [_linear_to_ax(c.coefficients, c.bound) for c in space.linear()]
     return Translation(space=space, parameters=parameters, constraints=constraints,
-                       flat_conditionals=tuple(flat), pinned=pinned, unit=frozenset(unit))
+                       flat_conditionals=tuple(flat), pinned=pinned, unit=frozenset(unit),
+                       tail=frozenset(tail))
 
 
-def _from_unit(p: Float, u: float) -> float:
-    if p.log:
+def _from_unit(p: Float, u: float, tail: bool = False) -> float:
+    if tail:
+        value = 1.0 - math.exp(math.log1p(-p.low)
+                               + u * (math.log1p(-p.high) - math.log1p(-p.low)))
+    elif p.log:
         value = math.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low)))
     else:
         value = p.low + u * (p.high - p.low)
     return float(min(p.high, max(p.low, value)))
 
 
-def to_unit(p: Float | Int, value: float) -> float:
+def to_unit(p: Float | Int, value: float, tail: bool = False) -> float:
     """Where ``value`` lies in ``p``'s range, 0 (low) to 1 (high), on its scale (log where
-    log)."""
+    log; with ``tail``, log(1 - x))."""
+    if tail:
+        return ((math.log1p(-value) - math.log1p(-p.low))
+                / (math.log1p(-p.high) - math.log1p(-p.low)))
     if p.log:
         return (math.log(value) - math.log(p.low)) / (math.log(p.high) - math.log(p.low))
     return (value - p.low) / (p.high - p.low)

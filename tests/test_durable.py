@@ -76,13 +76,20 @@ def test_a_second_call_continues_with_the_remaining_budget(store):
     assert len(third.records) == 10 and third.best_trial == second.best_trial
 
 
-def test_resuming_mid_initialisation_continues_the_sobol_sequence(store, tmp_path):
-    one_go = bo_hpo.tune(bowl, SPACE, budget=7, seed=3, n_initial=6, store=store, name="a")
-    bo_hpo.tune(bowl, SPACE, budget=3, seed=3, n_initial=6, store=store, name="b")
-    resumed = bo_hpo.tune(bowl, SPACE, budget=7, seed=3, n_initial=6, store=store, name="b")
+# beta2 reaches near 1: Ax holds it as its position on log(1 - x), the store as the user's
+ADAM_SPACE = {**SPACE, "beta2": ("uniform", 0.9, 0.9999)}
+
+
+@pytest.mark.parametrize("space", [SPACE, ADAM_SPACE], ids=["plain", "beta2"])
+def test_resuming_mid_initialisation_continues_the_sobol_sequence(store, tmp_path, space):
+    one_go = bo_hpo.tune(bowl, space, budget=7, seed=3, n_initial=6, store=store, name="a")
+    bo_hpo.tune(bowl, space, budget=3, seed=3, n_initial=6, store=store, name="b")
+    resumed = bo_hpo.tune(bowl, space, budget=7, seed=3, n_initial=6, store=store, name="b")
     gens = [r.generator for r in resumed.records]
     assert gens == [r.generator for r in one_go.records] == ["center"] + ["sobol"] * 5 + ["gp"]
     assert [r.config for r in resumed.records[:6]] == [r.config for r in one_go.records[:6]]
+    if "beta2" in space:  # the centre of log(1 - x), not of the linear range
+        assert resumed.records[0].config["beta2"] == pytest.approx(1 - 10**-2.5)
 
 
 def test_load_returns_the_stored_result_without_evaluating(store):

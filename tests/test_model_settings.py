@@ -7,6 +7,7 @@ import math
 import pytest
 
 from bo_hpo import SearchSpace, propose
+from bo_hpo.translate import translate
 from bo_hpo.trial import Prediction
 
 SPACE = {
@@ -240,8 +241,8 @@ def test_maxiter_init_reaches_only_the_mixed_optimiser(monkeypatch):
 
 def test_nearness_compares_numbers_on_their_own_scale_and_choices_exactly():
     space = SearchSpace(BRANCHY)
-    near = propose._Nearness(space, [{"opt": "sgd", "lr": 1e-3, "momentum": 0.5},
-                                     {"opt": "adam", "lr": 1e-2}], radius=0.02)
+    near = propose._Nearness(translate(space), [{"opt": "sgd", "lr": 1e-3, "momentum": 0.5},
+                                                {"opt": "adam", "lr": 1e-2}], radius=0.02)
     # lr spans 5 decades: 2% of them is 0.1 decade
     assert near.repeats({"opt": "sgd", "lr": 1e-3 * 10**0.09, "momentum": 0.5 + 0.019})
     assert not near.repeats({"opt": "sgd", "lr": 1e-3 * 10**0.11, "momentum": 0.5})
@@ -249,7 +250,43 @@ def test_nearness_compares_numbers_on_their_own_scale_and_choices_exactly():
     assert near.repeats({"opt": "adam", "lr": 1e-2})
     assert not near.repeats({"opt": "rms", "lr": 1e-2})  # another choice
     assert not near.repeats({"opt": "adam", "lr": 1e-3})
-    assert not propose._Nearness(space, [], radius=0.02).repeats({"opt": "adam", "lr": 1e-2})
+    nothing_tried = propose._Nearness(translate(space), [], radius=0.02)
+    assert not nothing_tried.repeats({"opt": "adam", "lr": 1e-2})
+
+
+def test_nearness_of_a_range_up_to_near_one_is_judged_on_log_one_minus_x():
+    space = SearchSpace({"beta2": ("uniform", 0.9, 0.9999)})
+    tried = [{"beta2": 0.999}]
+    # 0.9999 is 0.9% of the linear range away, a third of the range on log(1 - x)
+    assert propose._Nearness(translate(space), tried, 0.02).repeats({"beta2": 0.9999})
+    tail = propose._Nearness(translate(space, tail_decades=3), tried, 0.02)
+    assert not tail.repeats({"beta2": 0.9999})
+    assert tail.repeats({"beta2": 1 - 10**-3.05})  # 1.7% of the 3 decades
+
+
+def test_by_default_a_range_to_0_9999_is_modelled_on_log_one_minus_x_and_momentum_is_not():
+    space = SearchSpace({"momentum": ("uniform", 0.0, 0.99), "beta2": ("uniform", 0.9, 0.9999),
+                         "ema": ("uniform", 0.95, 0.9999), "lr": ("log_uniform", 1e-4, 1.0)})
+    assert propose.AxProposer(space, seed=0).translation.tail == {"beta2", "ema"}
+
+
+@pytest.mark.parametrize("method", ["bo", "random"])
+def test_only_the_model_sees_a_range_up_to_near_one_on_log_one_minus_x(monkeypatch, method):
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(tail_decades=3))
+    space = SearchSpace({"lr": ("log_uniform", 1e-4, 1e-1), "beta2": ("uniform", 0.9, 0.9999)})
+    proposer = propose.AxProposer(space, seed=0, n_initial=4, method=method)
+    # random search samples the range as the user wrote it
+    assert proposer.translation.tail == ({"beta2"} if method == "bo" else set())
+    beta2 = []
+    for _ in range(8):
+        p = proposer.propose()
+        assert 0.9 <= p.config["beta2"] <= 0.9999
+        beta2.append(p.config["beta2"])
+        proposer.complete(p.ax_index, (math.log10(p.config["lr"]) + 2.5) ** 2
+                          + (math.log10(1 - p.config["beta2"]) + 3) ** 2, None)
+    assert (p.generator == "gp") is (method == "bo")
+    if method == "bo":  # the model's proposals come to the optimum's scale: 1 - x near 1e-3
+        assert sum(abs(math.log10(1 - b) + 3) < 0.5 for b in beta2[4:]) >= 2
 
 
 def _proposer_whose_model_repeats(monkeypatch, settings, space=SPACE, loss=_loss):
@@ -275,7 +312,7 @@ def test_a_model_proposal_that_repeats_a_tried_configuration_is_replaced(monkeyp
     assert (p.generator, p.fallback) == ("gp", None)
     tried = [proposer.translation.decode(t.arm.parameters)
              for i, t in proposer.client._experiment.trials.items() if i in proposer._observed]
-    assert not propose._Nearness(proposer.space, tried, 0.02).repeats(p.config)
+    assert not propose._Nearness(proposer.translation, tried, 0.02).repeats(p.config)
     # Ax's repeated trial is retired and the replacement is the trial that will run
     trials = proposer.client._experiment.trials
     assert len(trials) == n_trials + 2

@@ -211,3 +211,61 @@ def test_decode_returns_user_types():
     assert config == {"n": 4, "bs": 64, "mix": "two"}
     assert type(config["n"]) is int and type(config["bs"]) is int
     assert translation.decode(translation.encode({"n": 2, "bs": 32, "mix": 3.5}))["mix"] == 3.5
+
+
+def test_a_narrow_range_under_a_condition_hangs_off_its_parent_by_its_ax_name():
+    # the child is sent to Ax as eps__unit, and the tree must name that parameter
+    # (Ax refused the experiment before: "Parameter 'eps' is not part of the search space")
+    from ax.api.client import Client
+
+    space = SearchSpace({"opt": ("choice", ["a", "b"]),
+                         "eps": ("log_uniform", 1e-10, 1e-9, {"when": {"opt": ["a"]}})})
+    translation = translate(space)
+    assert _by_name(translation)["opt"].dependent_parameters == {"a": ["eps__unit"], "b": []}
+    Client().configure_experiment(parameters=translation.parameters, name="narrow")
+    assert translation.decode({"opt": "a", "eps__unit": 1.0}) == {"opt": "a", "eps": 1e-9}
+
+
+ADAM = {
+    "optimizer": ("choice", ["SGD", "Adam"]),
+    "momentum": ("uniform", 0.0, 0.99, {"when": {"optimizer": ["SGD"]}}),
+    "beta2": ("uniform", 0.9, 0.9999, {"when": {"optimizer": ["Adam"]}}),
+    "dropout": ("uniform", 0.0, 0.5),
+}
+
+
+def test_a_range_up_to_near_one_goes_to_ax_on_the_scale_of_log_one_minus_x():
+    from ax import RangeParameterConfig
+
+    translation = translate(SearchSpace(ADAM), tail_decades=3)
+    params = _by_name(translation)
+    # beta2's 1 - x spans 3 decades (0.1 to 1e-4); momentum's 2 (1 to 0.01): left linear
+    assert translation.tail == {"beta2"}
+    assert set(params) == {"optimizer", "momentum", "beta2__tail", "dropout"}
+    assert isinstance(params["beta2__tail"], RangeParameterConfig)
+    assert tuple(params["beta2__tail"].bounds) == (0.0, 1.0)
+    assert tuple(params["momentum"].bounds) == (0.0, 0.99)
+    assert params["optimizer"].dependent_parameters == {"SGD": ["momentum"],
+                                                        "Adam": ["beta2__tail"]}
+    # 0.99, 0.999 and 0.9999 evenly spaced
+    for beta2, position in ((0.9, 0.0), (0.99, 1 / 3), (0.999, 2 / 3), (0.9999, 1.0)):
+        ax_params = translation.encode({"optimizer": "Adam", "beta2": beta2, "dropout": 0.1})
+        assert ax_params["beta2__tail"] == pytest.approx(position)
+        assert translation.decode(ax_params)["beta2"] == pytest.approx(beta2, rel=1e-12)
+    assert translation.decode({"optimizer": "Adam", "beta2__tail": 0.5, "dropout": 0.1}
+                              )["beta2"] == pytest.approx(1 - 10**-2.5)
+    assert "beta2" not in translation.decode({"optimizer": "SGD", "momentum": 0.9,
+                                              "beta2__tail": 0.5, "dropout": 0.1})
+    two = translate(SearchSpace(ADAM), tail_decades=2)
+    assert two.tail == {"beta2", "momentum"}
+    assert translate(SearchSpace(ADAM)).tail == frozenset()  # off unless asked
+
+
+def test_a_range_up_to_near_one_in_a_linear_constraint_stays_linear():
+    space = SearchSpace({"momentum": ("uniform", 0.0, 0.99), "beta2": ("uniform", 0.9, 0.9999),
+                         "dampening": ("uniform", 0.0, 0.5)},
+                        constraints=["momentum + dampening <= 1.2"])
+    translation = translate(space, tail_decades=2)
+    assert translation.tail == {"beta2"}  # a linear constraint is linear on the user's scale
+    assert translation.constraints == ["1.0*momentum + 1.0*dampening <= 1.2"]
+    assert set(_by_name(translation)) == {"momentum", "beta2__tail", "dampening"}
