@@ -160,8 +160,8 @@ class ModelSettings:
             20-29). On log(1 - x), none of 9: median regret 0.0202 against 0.0250 at 100
             trials, 0.0220 against 0.0251 at 50, lower in 9 and 8 of 10 seeds. With 2
             decades, SGD's momentum in [0, 0.99] as well, ``branin_log`` (momentum a
-            linear Branin coordinate) lost at 20 trials (0.0130 against 0.0015, higher in
-            7 of 9 seeds), so 2.5: a range written to 0.9999 from 0.9 or 0.95 says which
+            linear Branin coordinate) lost at 20 trials (0.0221 against 0.0024, higher in
+            8 of 10 seeds), so 2.5: a range written to 0.9999 from 0.9 or 0.95 says which
             scale it means; [0, 0.99] does not (``benchmarks/RESULTS.md``, "Ablation,
             ninth pass"). A parameter in a linear constraint keeps its own scale, and
             random search always does.
