@@ -122,7 +122,7 @@ class Translation:
             elif name in self.unit or name in self.tail:
                 assert isinstance(p, Float)
                 u = min(1.0, max(0.0, float(ax_params[self.ax_name(name)])))
-                config[name] = _from_unit(p, u, tail=name in self.tail)
+                config[name] = self.from_position(p, u)
             else:
                 if name not in ax_params:
                     raise SearchSpaceError(f"Ax proposal lacks active parameter {name!r}")
@@ -293,7 +293,7 @@ def translate(space: SearchSpace, tail_decades: float | None = None) -> Translat
 
     parameters: list[Any] = []
     for p in searched:
-        if isinstance(p, Float) and p.high - p.low < _MIN_AX_WIDTH and p.name in linear_names:
+        if p.name in unit and p.name in linear_names:
             raise SearchSpaceError(
                 f"{p.name}: a range narrower than {_MIN_AX_WIDTH:g} cannot appear in a linear "
                 f"constraint (Ax rejects it), got low={p.low!r}, high={p.high!r}"
