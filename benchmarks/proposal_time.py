@@ -318,7 +318,7 @@ def part_fitloss(args: argparse.Namespace) -> dict[str, Any]:
             row: dict[str, Any] = {"space": space_name, "trials": n}
             for start, proposer in proposers.items():
                 t0 = time.perf_counter()
-                proposer._fitted_adapter()
+                proposer._fitted_adapter(observer=False)  # a search fit: recorded
                 row[f"{start}_s"] = time.perf_counter() - t0
                 fit = chains[start].fits[-1]
                 row[f"{start}_loss"] = fit["loss"]

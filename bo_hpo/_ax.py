@@ -263,9 +263,10 @@ class WarmStart:
         return (type(model).__name__,
                 tuple((name, tuple(p.shape)) for name, p in model.named_parameters()))
 
-    def before_fit(self, model: Any, n: int) -> str | None:
+    def before_fit(self, model: Any, n: int, record: bool = True) -> str | None:
         """Load the stored hyperparameters into ``model`` (returns ``None``) or leave it at
-        its initial values (returns why the fit is cold)."""
+        its initial values (returns why the fit is cold). ``record=False`` decides as the
+        next fit would but notes nothing (see ``peek``)."""
         import torch
 
         with self._lock:
@@ -279,7 +280,8 @@ class WarmStart:
                 state = self._state
                 reason = None
             if reason is not None:
-                self._cold_n = n
+                if record:
+                    self._cold_n = n
                 return reason
         with torch.no_grad():
             for name, p in model.named_parameters():
@@ -294,15 +296,45 @@ class WarmStart:
             self.fits.append({"warm": reason is None, "n": n, "loss": loss, "reason": reason})
             del self.fits[:-100]
 
+    def peek(self) -> WarmStartPeek:
+        """A view of this start for fits that must leave the search as it was."""
+        return WarmStartPeek(self)
+
+
+class WarmStartPeek:
+    """A ``WarmStart`` seen read-only: a fit starts as the owner's next fit would (the
+    same stored hyperparameters, the same warm or cold decision) and leaves nothing
+    behind. Fits made to answer a question (the recommendation a callback asks for
+    mid-run, a report's plots) go through one, so that asking does not change where the
+    search goes next: the same seed gives the same trials whether or not anyone looked.
+    """
+
+    def __init__(self, owner: WarmStart) -> None:
+        self._owner = owner
+        self._cleared = False  # a warm fit failed: cold from now on, the owner untouched
+        self.ftol = owner.ftol
+        self.record_loss = False
+
+    def before_fit(self, model: Any, n: int) -> str | None:
+        if self._cleared:
+            return "no earlier fit"
+        return self._owner.before_fit(model, n, record=False)
+
+    def after_fit(self, model: Any, n: int, reason: str | None, loss: float | None) -> None:
+        pass
+
+    def clear(self) -> None:
+        self._cleared = True
+
 
 #: The proposer's ``WarmStart`` inside ``warm_started_fits``; None elsewhere (Ax fits
 #: from scratch). A context variable, so one thread's proposal does not touch another's.
-_WARM_START: contextvars.ContextVar[WarmStart | None] = contextvars.ContextVar(
+_WARM_START: contextvars.ContextVar[WarmStart | WarmStartPeek | None] = contextvars.ContextVar(
     "bo_hpo_warm_start", default=None)
 
 
 @contextlib.contextmanager
-def warm_started_fits(warm: WarmStart | None) -> Iterator[None]:
+def warm_started_fits(warm: WarmStart | WarmStartPeek | None) -> Iterator[None]:
     """Start every GP fit Ax runs inside the block from ``warm``'s last hyperparameters
     (see ``WarmStart``), and store the fitted ones there afterwards.
 
@@ -401,7 +433,8 @@ def _install_fit_hook() -> bool:
     return True
 
 
-def _fit_warm(original: Any, warm: WarmStart, mll: Any, args: tuple, kwargs: dict) -> Any:
+def _fit_warm(original: Any, warm: WarmStart | WarmStartPeek, mll: Any, args: tuple,
+              kwargs: dict) -> Any:
     model = mll.model
     initial = {name: p.detach().clone() for name, p in model.named_parameters()}
     try:

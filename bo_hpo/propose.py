@@ -414,11 +414,21 @@ class AxProposer:
         return _ax.short_polytope_chains(**POLYTOPE_OPTIONS)
 
     @contextlib.contextmanager
-    def _fits(self) -> Iterator[None]:
+    def _fits(self, observer: bool = False) -> Iterator[None]:
         """How every GP fit inside runs, for proposals and predictions alike: warm-started
-        from the last fit, and by the criterion ``settings.loo_fit_below`` chooses."""
-        with _ax.warm_started_fits(self._warm), \
-                _ax.loo_fits_below(self.settings.loo_fit_below):
+        from the last fit, and by the criterion ``settings.loo_fit_below`` chooses.
+        ``observer``: a fit that answers a question from outside the search (the
+        recommendation, a report) starts the same way but leaves no trace, neither the
+        hyperparameters for the next fit nor a draw from torch's random state, so asking
+        does not change the trials that follow."""
+        import torch
+
+        warm = self._warm.peek() if observer and self._warm is not None else self._warm
+        with contextlib.ExitStack() as stack:
+            if observer:
+                stack.enter_context(torch.random.fork_rng(devices=[]))
+            stack.enter_context(_ax.warm_started_fits(warm))
+            stack.enter_context(_ax.loo_fits_below(self.settings.loo_fit_below))
             yield
 
     @staticmethod
@@ -582,7 +592,7 @@ class AxProposer:
                                     candidates)
             if scored is not None:
                 return _best_by_ei(candidates, *scored, 1.0)
-        predictions = self.predict_configs(candidates) if candidates else None
+        predictions = self.predict_configs(candidates, observer=False) if candidates else None
         if not predictions:
             return None
         best = min(inside.values()) if inside else min(
@@ -623,8 +633,8 @@ class AxProposer:
         candidates = [c for c in candidates
                       if (self._is_valid is None or self._is_valid(c)) and not near.repeats(c)]
         observed = list(self._observed)
-        predictions = self.predict_configs(candidates) if candidates else None
-        at_observed = self.predict(observed) if observed else None
+        predictions = self.predict_configs(candidates, observer=False) if candidates else None
+        at_observed = self.predict(observed, observer=False) if observed else None
         if not predictions or not at_observed:
             return ax_index, ax_params
         sign = 1.0 if self.minimize else -1.0
@@ -645,7 +655,7 @@ class AxProposer:
         self.settings = dataclasses.replace(self.settings, input_warping=True)
         _ax.set_generator_kwargs(_ax.strategy(self.client), "MBM",
                                  self.settings.model_kwargs())
-        self._adapter_cache = None
+        self._adapter_cache = self._observer_cache = None
         logger.info("%d trials have data: the model warps its inputs from now on",
                     len(self._observed))
 
@@ -665,7 +675,7 @@ class AxProposer:
             if first != i and math.isclose(value, self._observed[first], rel_tol=1e-9,
                                            abs_tol=1e-12):
                 return None  # measured twice, the same value: the objective has no noise
-        predictions = self.predict(list(unique.values()))
+        predictions = self.predict(list(unique.values()), observer=False)
         if not predictions:
             return None
         sign = 1.0 if self.minimize else -1.0
@@ -793,17 +803,20 @@ class AxProposer:
             self.client.complete_trial(ax_index, raw_data={METRIC: (worst, sem)})
 
     # ----------------------------------------------------------------- believing
-    def predict(self, ax_indices: list[int]) -> dict[int, Prediction] | None:
+    def predict(self, ax_indices: list[int], observer: bool = True
+                ) -> dict[int, Prediction] | None:
         """The model's mean and SEM at the given trials' configurations, refit on all data.
 
         Returns ``None`` when no model can be fit (too few completed trials, or a fit
-        failure, which is logged).
+        failure, which is logged). ``observer`` (the default, for callers outside the
+        search): the fit leaves the search as it was (see ``_fits``); the proposer's own
+        uses pass False.
         """
         if not ax_indices:
             return None
         experiment = _ax.experiment(self.client)
         params = [dict(experiment.trials[i].arm.parameters) for i in ax_indices]
-        predictions = self._predict_parameters(params)
+        predictions = self._predict_parameters(params, observer)
         return None if predictions is None else dict(zip(ax_indices, predictions, strict=True))
 
     def clipped(self, ax_indices: list[int]) -> set[int]:
@@ -811,7 +824,7 @@ class AxProposer:
         the fit behind ``predict``: a value far worse than most (Ax's ``Winsorize``
         transform clips the bad tail so the GP spends itself on the good region). The
         model's prediction at such a trial is about the clip value, not the trial's own."""
-        adapter = self._fitted_adapter()
+        adapter = self._fitted_adapter(observer=True)
         winsorize = getattr(adapter, "transforms", {}).get("Winsorize") if adapter else None
         cutoffs = getattr(winsorize, "cutoffs", {}).get(METRIC)
         if cutoffs is None:
@@ -822,17 +835,21 @@ class AxProposer:
         return {i for i in ax_indices if i in measured
                 and not lower <= float(measured[i]) <= upper}
 
-    def predict_configs(self, configs: list[Mapping[str, Any]]) -> list[Prediction] | None:
+    def predict_configs(self, configs: list[Mapping[str, Any]], observer: bool = True
+                        ) -> list[Prediction] | None:
         """The model's mean and SEM at configurations given in the user's terms (for slice
-        and contour plots); ``None`` when no model can be fit."""
+        and contour plots); ``None`` when no model can be fit. ``observer`` as for
+        ``predict``."""
         if not configs:
             return []
-        return self._predict_parameters([self.translation.encode(c) for c in configs])
+        return self._predict_parameters([self.translation.encode(c) for c in configs],
+                                        observer)
 
-    def _predict_parameters(self, params: list[dict[str, Any]]) -> list[Prediction] | None:
+    def _predict_parameters(self, params: list[dict[str, Any]],
+                            observer: bool) -> list[Prediction] | None:
         from ax.core.observation import ObservationFeatures
 
-        adapter = self._fitted_adapter()
+        adapter = self._fitted_adapter(observer)
         if adapter is None:
             return None
         try:
@@ -846,8 +863,10 @@ class AxProposer:
                            math.sqrt(max(float(covariances[METRIC][METRIC][k]), 0.0)))
                 for k in range(len(params))]
 
-    def _fitted_adapter(self) -> Any:
-        """A GP fitted on all the data, refit only when the data changed."""
+    def _fitted_adapter(self, observer: bool) -> Any:
+        """A GP fitted on all the data, refit only when the data changed. An observer
+        (see ``_fits``) may read the search's fit of the same data, but the search never
+        reads an observer's: it keeps its own."""
         from ax.adapter.registry import Generators
 
         experiment = _ax.experiment(self.client)
@@ -855,17 +874,19 @@ class AxProposer:
         if len(data.df) < 2:
             return None
         key = (len(experiment.trials), len(data.df), float(data.df["mean"].sum()))
-        cached = getattr(self, "_adapter_cache", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        slots = ("_adapter_cache", "_observer_cache") if observer else ("_adapter_cache",)
+        for slot in slots:
+            cached = getattr(self, slot, None)
+            if cached is not None and cached[0] == key:
+                return cached[1]
         try:
-            with _quiet(), _torch_threads(PROPOSAL_THREADS), self._fits():
+            with _quiet(), _torch_threads(PROPOSAL_THREADS), self._fits(observer):
                 adapter = Generators.BOTORCH_MODULAR(
                     experiment=experiment, data=data, **self.settings.model_kwargs())
         except Exception as err:  # recommendation falls back to observed values, logged
             logger.warning("could not fit the model for the recommendation: %s", err)
             return None
-        self._adapter_cache = (key, adapter)
+        setattr(self, slots[-1], (key, adapter))
         return adapter
 
 

@@ -35,7 +35,7 @@ def _measured(monkeypatch, settings, n, space=SPACE, loss=_loss):
 def _fitted_model(settings: propose.ModelSettings, monkeypatch):
     proposer, p = _measured(monkeypatch, settings, 7)  # 6 Sobol points, then one GP
     assert p.generator == "gp"
-    adapter = proposer._fitted_adapter()
+    adapter = proposer._fitted_adapter(observer=True)
     return adapter.generator.surrogate.model
 
 
@@ -63,7 +63,7 @@ def test_warp_from_warps_the_inputs_once_enough_trials_have_data(monkeypatch):
 
     def transforms():
         proposing = proposer.client._generation_strategy._curr.generator_specs[0]
-        predicting = proposer._fitted_adapter()
+        predicting = proposer._fitted_adapter(observer=True)
         return [type(getattr(adapter.generator.surrogate.model, "input_transform", None))
                 .__name__ for adapter in (proposing._fitted_adapter, predicting)]
 
@@ -432,7 +432,7 @@ def _predicting(monkeypatch, proposer, beliefs):
     order = sorted(proposer._observed)
     by_index = {i: Prediction(*beliefs[k]) for k, i in enumerate(order)}
     monkeypatch.setattr(proposer, "predict",
-                        lambda indices: {i: by_index[i] for i in indices})
+                        lambda indices, observer=True: {i: by_index[i] for i in indices})
     return order
 
 

@@ -62,8 +62,8 @@ def spy(monkeypatch):
     starts, ends = [], []
     before, after = _ax.WarmStart.before_fit, _ax.WarmStart.after_fit
 
-    def spy_before(self, model, n):
-        reason = before(self, model, n)
+    def spy_before(self, model, n, record=True):
+        reason = before(self, model, n, record)
         starts.append((reason, _params(model)))
         return reason
 
@@ -91,10 +91,24 @@ def test_second_fit_starts_from_the_first_fits_hyperparameters(monkeypatch, spy)
     assert any(not torch.allclose(start0[k], ends[0][k]) for k in start0)
     assert [f["warm"] for f in proposer._warm.fits] == [False, True]
 
-    # predictions fit the same model, from the same state
-    proposer._fitted_adapter()
+    # the search's own predictions fit the same model, from the same state
+    proposer._fitted_adapter(observer=False)
     assert starts[-1][0] is None
     for name, value in ends[1].items():
+        assert torch.equal(starts[-1][1][name], value), name
+    assert len(ends) == len(proposer._warm.fits) == 3
+
+    # an observer's fit (the recommendation) starts from the state the next fit would,
+    # and stores nothing: the search's next fit starts where it would have
+    proposer._adapter_cache = None  # so that the observer cannot reuse the search's fit
+    proposer._fitted_adapter(observer=True)
+    assert proposer._observer_cache is not None
+    assert starts[-1][0] is None
+    for name, value in ends[2].items():
+        assert torch.equal(starts[-1][1][name], value), name
+    assert len(ends) == len(proposer._warm.fits) == 3
+    proposer._fitted_adapter(observer=False)
+    for name, value in ends[2].items():
         assert torch.equal(starts[-1][1][name], value), name
 
 
