@@ -359,6 +359,8 @@ class AxProposer:
         self._model_proposals = 0
         self._branch_visits: dict[tuple[str, Any], int] = {}
         self._repeats = 0  # model proposals that repeated a tried configuration
+        #: how many configurations a fully discrete space has (at most), else None
+        self._size = _discrete_size(self.translation.parameters)
 
     # ----------------------------------------------------------------- strategy
     def _fully_discrete(self) -> bool:
@@ -513,6 +515,7 @@ class AxProposer:
         fallback: str | None = None
         ax_fallback: str | None = None
         try:
+            self._check_not_exhausted()
             self._warp_when_due()
             with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(
                     self.proposal_timeout), self._short_chains(), self._fits(), \
@@ -540,7 +543,7 @@ class AxProposer:
             ax_index, ax_params = self._canonical(ax_index, ax_params)
             if generator == "gp" and self.settings.repeat_radius:
                 ax_index, ax_params = self._unrepeated(ax_index, ax_params)
-        except ProposalTimeout as err:
+        except (ProposalTimeout, SpaceExhausted) as err:
             fallback = str(err)
         except Exception as err:  # a model failure must not end the run; it is recorded
             fallback = f"{type(err).__name__}: {err}"
@@ -554,6 +557,20 @@ class AxProposer:
         seconds = time.perf_counter() - t0
         return Proposal(ax_index, self.translation.decode(ax_params), seconds, generator,
                         fallback or ax_fallback)
+
+    def _check_not_exhausted(self) -> None:
+        """Raise ``SpaceExhausted`` when every configuration of a fully discrete space has
+        been tried. Ax would find out itself, but its quasi-random phase only after
+        rejection sampling until the proposal's time cap (30 s a trial, with a warning
+        about restrictive constraints where there are none)."""
+        if self._size is None:
+            return
+        experiment = _ax.experiment(self.client)
+        tried = {repr(sorted(self.translation.decode(t.arm.parameters).items()))
+                 for t in experiment.trials.values() if t.arm is not None}
+        if len(tried) >= self._size:
+            raise SpaceExhausted(f"all {self._size} configurations of the space have been "
+                                 "tried; evaluating one again")
 
     def _inside_branch(self, parent: str, label: Any,
                        near: _Nearness | None = None) -> dict[str, Any] | None:
@@ -888,6 +905,49 @@ class AxProposer:
             return None
         setattr(self, slots[-1], (key, adapter))
         return adapter
+
+
+class SpaceExhausted(Exception):
+    """Every configuration of a fully discrete space has been tried."""
+
+
+#: Fully discrete spaces up to this many configurations are checked for exhaustion.
+MAX_COUNTED_SIZE = 10_000
+
+
+def _discrete_size(parameters: list[Any]) -> int | None:
+    """How many configurations the Ax ``parameters`` allow when all are discrete (a
+    choice's branches add up, parameters multiply), or ``None`` when one is continuous or
+    the count passes ``MAX_COUNTED_SIZE``. Constraints and ``is_valid`` can only make the
+    true number smaller."""
+    by_name = {p.name: p for p in parameters}
+    children = {c for p in parameters
+                for cs in (getattr(p, "dependent_parameters", None) or {}).values() for c in cs}
+
+    def size(p: Any) -> int | None:
+        if hasattr(p, "bounds"):
+            return None if p.parameter_type != "int" else int(p.bounds[1] - p.bounds[0] + 1)
+        dependents = getattr(p, "dependent_parameters", None) or {}
+        total = 0
+        for value in p.values:
+            branch = 1
+            for child in dependents.get(value, []):
+                n = size(by_name[child])
+                if n is None:
+                    return None
+                branch *= n
+            total += branch
+        return total
+
+    count = 1
+    for p in parameters:
+        if p.name in children:
+            continue
+        n = size(p)
+        if n is None or count * n > MAX_COUNTED_SIZE:
+            return None
+        count *= n
+    return count
 
 
 def _perturbed(translation: Translation, config: Mapping[str, Any],

@@ -16,6 +16,7 @@ from conftest import Recorder, mlp_loss
 from bo_hpo import (
     ConfigError,
     Evaluation,
+    SearchSpace,
     SearchSpaceError,
     TrialFailed,
     TuningError,
@@ -472,3 +473,40 @@ def test_improvement_over_the_baseline_survives_axs_winsorization():
     rows = result.trials.dropna(subset=["predicted_mean"])
     assert (rows["predicted_mean"] - rows["mean"]).abs().max() < 0.1 * observed
     assert len(rows) < len(result.trials)  # here some were clipped, so not all have one
+
+
+# ------------------------------------------------------------------ a space that runs out
+
+
+def test_a_small_discrete_space_runs_out_without_stalling():
+    """Two configurations, eight trials: once both are tried the rest evaluate one of
+    them again at once, labelled, instead of waiting out the 30 s proposal cap each
+    while Ax's quasi-random phase rejection-samples (95 s for this run before)."""
+    space = {"optimizer": ("choice", ["SGD", "Adam"])}
+    t0 = time.perf_counter()
+    result = tune(lambda c: {"SGD": 0.3, "Adam": 0.2}[c["optimizer"]], space, budget=8,
+                  seed=0)
+    assert time.perf_counter() - t0 < 25
+    trials = result.trials
+    assert len(trials) == 8 and set(trials["optimizer"]) == {"SGD", "Adam"}
+    spent = trials[trials["generator"] == "fallback"]
+    assert len(spent) == 6
+    assert spent["fallback"].str.contains("all 2 configurations").all()
+    assert (spent["proposal_seconds"] < 5).all()
+    assert result.best_config == {"optimizer": "Adam"}
+
+
+@pytest.mark.parametrize(("space", "size"), [
+    ({"a": ("choice", ["u", "v"]), "n": ("int", 1, 3)}, 6),
+    ({"bs": ("ordered", [32, 64, 128]), "epochs": ("fixed", 5)}, 3),
+    # a branch's own parameters count only in that branch: SGD x 3 momenta + Adam
+    ({"opt": ("choice", ["SGD", "Adam"]),
+      "momentum": ("ordered", [0.0, 0.9, 0.99], {"when": {"opt": ["SGD"]}})}, 4),
+    ({"a": ("choice", ["u", "v"]), "lr": ("log_uniform", 1e-4, 1e-1)}, None),
+    ({"n": ("int", 1, 10**6)}, None),  # too many to be worth counting
+])
+def test_the_size_of_a_discrete_space(space, size):
+    from bo_hpo.propose import _discrete_size
+    from bo_hpo.translate import translate
+
+    assert _discrete_size(translate(SearchSpace(space)).parameters) == size
