@@ -30,6 +30,7 @@ import numpy as np
 
 from bo_hpo import _ax
 from bo_hpo._ax import import_ax
+from bo_hpo.errors import SearchSpaceError
 from bo_hpo.space import SearchSpace
 from bo_hpo.translate import Translation, to_unit, translate
 from bo_hpo.trial import PENALISED_REASONS, Prediction, TrialRecord
@@ -360,7 +361,7 @@ class AxProposer:
         self._branch_visits: dict[tuple[str, Any], int] = {}
         self._repeats = 0  # model proposals that repeated a tried configuration
         #: how many configurations a fully discrete space has (at most), else None
-        self._size = _discrete_size(self.translation.parameters)
+        self._size = _discrete_size(space)
 
     # ----------------------------------------------------------------- strategy
     def _fully_discrete(self) -> bool:
@@ -915,39 +916,16 @@ class SpaceExhausted(Exception):
 MAX_COUNTED_SIZE = 10_000
 
 
-def _discrete_size(parameters: list[Any]) -> int | None:
-    """How many configurations the Ax ``parameters`` allow when all are discrete (a
-    choice's branches add up, parameters multiply), or ``None`` when one is continuous or
-    the count passes ``MAX_COUNTED_SIZE``. Constraints and ``is_valid`` can only make the
+def _discrete_size(space: SearchSpace) -> int | None:
+    """How many configurations a fully discrete ``space`` has (``SearchSpace.size``:
+    constraints applied, inactive parameters counted once), or ``None`` when it has a
+    continuous parameter or more than ``MAX_COUNTED_SIZE``. ``is_valid`` can only make the
     true number smaller."""
-    by_name = {p.name: p for p in parameters}
-    children = {c for p in parameters
-                for cs in (getattr(p, "dependent_parameters", None) or {}).values() for c in cs}
-
-    def size(p: Any) -> int | None:
-        if hasattr(p, "bounds"):
-            return None if p.parameter_type != "int" else int(p.bounds[1] - p.bounds[0] + 1)
-        dependents = getattr(p, "dependent_parameters", None) or {}
-        total = 0
-        for value in p.values:
-            branch = 1
-            for child in dependents.get(value, []):
-                n = size(by_name[child])
-                if n is None:
-                    return None
-                branch *= n
-            total += branch
-        return total
-
-    count = 1
-    for p in parameters:
-        if p.name in children:
-            continue
-        n = size(p)
-        if n is None or count * n > MAX_COUNTED_SIZE:
-            return None
-        count *= n
-    return count
+    try:
+        size = space.size()
+    except SearchSpaceError:  # too many combinations to count
+        return None
+    return int(size) if size <= MAX_COUNTED_SIZE else None
 
 
 def _perturbed(translation: Translation, config: Mapping[str, Any],

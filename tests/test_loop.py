@@ -496,17 +496,17 @@ def test_a_small_discrete_space_runs_out_without_stalling():
     assert result.best_config == {"optimizer": "Adam"}
 
 
-@pytest.mark.parametrize(("space", "size"), [
-    ({"a": ("choice", ["u", "v"]), "n": ("int", 1, 3)}, 6),
-    ({"bs": ("ordered", [32, 64, 128]), "epochs": ("fixed", 5)}, 3),
+@pytest.mark.parametrize(("space", "constraints", "size"), [
+    ({"a": ("choice", ["u", "v"]), "n": ("int", 1, 3)}, [], 6),
+    ({"bs": ("ordered", [32, 64, 128]), "epochs": ("fixed", 5)}, [], 3),
     # a branch's own parameters count only in that branch: SGD x 3 momenta + Adam
     ({"opt": ("choice", ["SGD", "Adam"]),
-      "momentum": ("ordered", [0.0, 0.9, 0.99], {"when": {"opt": ["SGD"]}})}, 4),
-    ({"a": ("choice", ["u", "v"]), "lr": ("log_uniform", 1e-4, 1e-1)}, None),
-    ({"n": ("int", 1, 10**6)}, None),  # too many to be worth counting
+      "momentum": ("ordered", [0.0, 0.9, 0.99], {"when": {"opt": ["SGD"]}})}, [], 4),
+    ({"h": ("ordered", [2, 3, 4]), "k": ("ordered", [2, 4])}, ["h % k == 0"], 3),
+    ({"a": ("choice", ["u", "v"]), "lr": ("log_uniform", 1e-4, 1e-1)}, [], None),
+    ({"n": ("int", 1, 10**6)}, [], None),  # too many to be worth checking
 ])
-def test_the_size_of_a_discrete_space(space, size):
+def test_the_size_checked_for_exhaustion(space, constraints, size):
     from bo_hpo.propose import _discrete_size
-    from bo_hpo.translate import translate
 
-    assert _discrete_size(translate(SearchSpace(space)).parameters) == size
+    assert _discrete_size(SearchSpace(space, constraints)) == size
