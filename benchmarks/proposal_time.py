@@ -9,6 +9,9 @@ every part so an interrupted run keeps what it has):
   same seeds, one proposal of each variant in turn (so machine load hits both alike); the
   median and max of the GP proposals (Sobol ones left out) and the best value each run
   found on a synthetic objective, as a sanity check on search quality.
+  ``--constraint-space readme`` times the README's constraints example instead (its space
+  has one discrete parameter left after the divisibility reparametrisation, so Ax
+  enumerates the divisor's values, one constrained optimisation each).
 * ``growth``: an ``AxProposer`` given N completed trials (random valid configs of the
   mixed space, synthetic values, attached through ``replay`` as a resumed run would be),
   then timed over ``--growth-proposals`` proposals, for each N in ``--growth-at``, with
@@ -24,6 +27,7 @@ numbers: compare only figures from one run.
 
     python benchmarks/proposal_time.py                    # constraints, growth, optuna
     python benchmarks/proposal_time.py --parts constraints --trials 30 --seeds 0,1,2
+    python benchmarks/proposal_time.py --parts constraints --constraint-space readme
     python benchmarks/proposal_time.py --parts growth --growth-at 25,100,400
 """
 
@@ -63,6 +67,19 @@ MIXED_SPACE: dict[str, Any] = {
 }
 MIXED_CONSTRAINTS = ["warmup_frac + decay_frac <= 0.6", "hidden_dim % num_heads == 0"]
 
+#: The README's constraints example on a space a new user would write for it: after the
+#: divisibility reparametrisation one discrete parameter (the divisor) is left, so Ax
+#: enumerates its values, one constrained optimisation each.
+README_SPACE: dict[str, Any] = {
+    "lr": ("log_uniform", 1e-5, 1e-1),
+    "warmup_frac": ("uniform", 0.0, 0.5),
+    "decay_frac": ("uniform", 0.0, 0.9),
+    "hidden_dim": ("int", 64, 1024),
+    "num_heads": ("ordered", [1, 2, 4, 8, 16]),
+    "epochs": ("fixed", 5),
+}
+README_CONSTRAINTS = ["warmup_frac + decay_frac <= 0.9", "hidden_dim % num_heads == 0"]
+
 SPACE_16D: dict[str, Any] = {
     **high_dim_irrelevant().space,
     "label_smoothing": ("uniform", 0.0, 0.3),
@@ -79,6 +96,21 @@ def mixed_objective(c: dict[str, Any]) -> float:
     q += (c["warmup_frac"] - 0.1) ** 2 + (c["decay_frac"] - 0.4) ** 2
     q += 2 * (c["momentum"] - 0.9) ** 2 if c["optimizer"] == "SGD" else 0.05
     return q
+
+
+def readme_objective(c: dict[str, Any]) -> float:
+    """A smooth synthetic loss on the README's space (minimum 0 at lr 10^-3.5, warmup 0.3,
+    decay 0.6 on the constraint's boundary, 384 wide, 8 heads)."""
+    return ((math.log10(c["lr"]) + 3.5) ** 2 + (c["warmup_frac"] - 0.3) ** 2
+            + (c["decay_frac"] - 0.6) ** 2 + (math.log10(c["hidden_dim"] / 384)) ** 2
+            + 0.1 * (math.log2(c["num_heads"]) - 3) ** 2)
+
+
+#: ``--constraint-space``: name -> (space, constraints, objective)
+CONSTRAINT_SPACES: dict[str, tuple[dict[str, Any], list[str], Any]] = {
+    "mixed": (MIXED_SPACE, MIXED_CONSTRAINTS, mixed_objective),
+    "readme": (README_SPACE, README_CONSTRAINTS, readme_objective),
+}
 
 
 def objective_16d(c: dict[str, Any]) -> float:
@@ -111,17 +143,18 @@ def part_constraints(args: argparse.Namespace) -> dict[str, Any]:
     import bo_hpo
     from bo_hpo.propose import AxProposer
 
-    variants = {"unconstrained": [], "constrained": MIXED_CONSTRAINTS}
+    space, constraints, objective = CONSTRAINT_SPACES[args.constraint_space]
+    variants = {"unconstrained": [], "constrained": constraints}
     seconds: dict[str, list[float]] = {v: [] for v in variants}
     best: dict[str, list[float]] = {v: [] for v in variants}
     for seed in args.seeds:
-        proposers = {v: AxProposer(bo_hpo.SearchSpace(MIXED_SPACE, c), seed=seed,
+        proposers = {v: AxProposer(bo_hpo.SearchSpace(space, c), seed=seed,
                                    proposal_timeout=None) for v, c in variants.items()}
         values: dict[str, list[float]] = {v: [] for v in variants}
         for i in range(args.trials):
             for v, proposer in proposers.items():  # interleaved: load hits both alike
                 p = proposer.propose()
-                value = mixed_objective(p.config)
+                value = objective(p.config)
                 proposer.complete(p.ax_index, value, None)
                 values[v].append(value)
                 if p.generator == "gp":
@@ -132,7 +165,8 @@ def part_constraints(args: argparse.Namespace) -> dict[str, Any]:
     rows = [{"variant": v, **summary(seconds[v]), "best_median": statistics.median(best[v])}
             for v in variants]
     u, c = rows[0]["median"], rows[1]["median"]
-    print(f"\n== GP proposal seconds, mixed space, {args.trials} trials, seeds {args.seeds}")
+    print(f"\n== GP proposal seconds, {args.constraint_space} space, {args.trials} trials, "
+          f"seeds {args.seeds}")
     print(table(rows, ["variant", "n", "median", "max", "best_median"]))
     if u and c:
         print(f"constrained / unconstrained median: {c / u:.2f}")
@@ -357,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=_ints, default=[0, 1])
     parser.add_argument("--trials", type=int, default=30,
                         help="trials per run in the constraints part")
+    parser.add_argument("--constraint-space", choices=sorted(CONSTRAINT_SPACES), default="mixed",
+                        help="constraints part: the mixed space (its own constraints) or the "
+                             "README's constraints example")
     parser.add_argument("--growth-at", type=_ints, default=[25, 50, 100, 200, 400, 700, 1000])
     parser.add_argument("--growth-proposals", type=int, default=3)
     parser.add_argument("--fit-start", type=lambda t: [x for x in t.split(",") if x],
