@@ -421,17 +421,14 @@ class AxProposer:
         """How every GP fit inside runs, for proposals and predictions alike: warm-started
         from the last fit, and by the criterion ``settings.loo_fit_below`` chooses.
         ``observer``: a fit that answers a question from outside the search (the
-        recommendation, a report) starts the same way but leaves no trace, neither the
-        hyperparameters for the next fit nor a draw from torch's random state, so asking
-        does not change the trials that follow."""
-        import torch
-
+        recommendation, a report) starts the same way but does not store its
+        hyperparameters for the next fit, so asking does not change the trials that
+        follow. (A fit that converges draws nothing from torch's random state, checked
+        with one-hot and categorical kernels; torch's ``fork_rng`` would guard the rare
+        retry from sampled priors, but would rewind a proposal computed ahead in another
+        thread, so it is not used.)"""
         warm = self._warm.peek() if observer and self._warm is not None else self._warm
-        with contextlib.ExitStack() as stack:
-            if observer:
-                stack.enter_context(torch.random.fork_rng(devices=[]))
-            stack.enter_context(_ax.warm_started_fits(warm))
-            stack.enter_context(_ax.loo_fits_below(self.settings.loo_fit_below))
+        with _ax.warm_started_fits(warm), _ax.loo_fits_below(self.settings.loo_fit_below):
             yield
 
     @staticmethod
