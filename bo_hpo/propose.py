@@ -362,6 +362,8 @@ class AxProposer:
         self._repeats = 0  # model proposals that repeated a tried configuration
         #: how many configurations a fully discrete space has (at most), else None
         self._size = _discrete_size(space)
+        self._tried: set[str] = set()  # configurations of Ax's trials 0.._tried_upto - 1
+        self._tried_upto = 0
 
     # ----------------------------------------------------------------- strategy
     def _fully_discrete(self) -> bool:
@@ -563,10 +565,13 @@ class AxProposer:
         about restrictive constraints where there are none)."""
         if self._size is None:
             return
-        experiment = _ax.experiment(self.client)
-        tried = {repr(sorted(self.translation.decode(t.arm.parameters).items()))
-                 for t in experiment.trials.values() if t.arm is not None}
-        if len(tried) >= self._size:
+        trials = _ax.experiment(self.client).trials
+        for i in range(self._tried_upto, len(trials)):  # only the trials new since the last
+            if trials[i].arm is not None:
+                self._tried.add(repr(sorted(self.translation.decode(
+                    trials[i].arm.parameters).items())))
+        self._tried_upto = len(trials)
+        if len(self._tried) >= self._size:
             raise SpaceExhausted(f"all {self._size} configurations of the space have been "
                                  "tried; evaluating one again")
 
