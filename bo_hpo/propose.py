@@ -75,6 +75,8 @@ class ModelSettings:
             ``_ax.WarmStart``) instead of BoTorch's defaults, as Ax does.
         warm_fit_ftol: L-BFGS-B's relative-reduction tolerance for those warm fits
             (``None``: SciPy's ~2.2e-9, which cold fits keep); see ``_ax.WARM_FIT_FTOL``.
+        fit_timeout: seconds one GP fit may run before it stops where it has got to
+            (``None``: no cap); see ``_ax.FIT_TIMEOUT``. Needs ``warm_start``.
         branch_every: in a space with conditional branches (parameters active under one
             value of a choice), every this-many-th model proposal is made inside a branch
             the incumbent is not in, fewest-visited first, so that a branch whose own
@@ -176,6 +178,7 @@ class ModelSettings:
     categorical_kernel: bool | None = None
     warm_start: bool = True
     warm_fit_ftol: float | None = _ax.WARM_FIT_FTOL
+    fit_timeout: float | None = _ax.FIT_TIMEOUT
     branch_every: int | None = None
     loo_fit_below: int | None = None
     repeat_radius: float | None = 0.02
@@ -348,7 +351,8 @@ class AxProposer:
                 method, n_initial, seed, self._optimizer_kwargs(), parallel, self.settings))
         self._has_conditionals = any(p.when for p in space.params.values())
         #: the last GP fit's hyperparameters, shared by proposals and predictions
-        self._warm = (_ax.WarmStart(ftol=self.settings.warm_fit_ftol)
+        self._warm = (_ax.WarmStart(ftol=self.settings.warm_fit_ftol,
+                                    timeout=self.settings.fit_timeout)
                       if self.settings.warm_start else None)
         self._sems: list[float] = []
         self._means: list[float] = []

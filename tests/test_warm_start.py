@@ -7,6 +7,7 @@ import contextlib
 import logging
 import math
 import threading
+import time
 
 import pytest
 import torch
@@ -269,9 +270,11 @@ def test_fits_on_large_data_are_bounded_and_keep_their_progress(monkeypatch):
         if n == 8:
             warm.clear()
         _ax._fit_warm(original, warm, _gp(n), (), {})
-    bounded = {"options": {"maxiter": _ax.BOUNDED_FIT_MAXITER}}
-    warm_bounded = {"options": {"maxiter": _ax.BOUNDED_FIT_MAXITER, "ftol": _ax.WARM_FIT_FTOL}}
-    assert seen == [None, bounded, warm_bounded]
+    cap = {"timeout_sec": _ax.FIT_TIMEOUT}
+    bounded = {"options": {"maxiter": _ax.BOUNDED_FIT_MAXITER}, **cap}
+    warm_bounded = {"options": {"maxiter": _ax.BOUNDED_FIT_MAXITER, "ftol": _ax.WARM_FIT_FTOL},
+                    **cap}
+    assert seen == [cap, bounded, warm_bounded]
     assert [f["warm"] for f in warm.fits] == [False, False, True]
 
 
@@ -286,9 +289,37 @@ def test_only_warm_fits_stop_at_the_looser_tolerance(monkeypatch):
     for n in (6, 7):
         _ax._fit_warm(original, warm, _gp(n), (), {})
     _ax._fit_warm(original, warm, _gp(8), (), {"optimizer_kwargs": {"options": {"x": 1}}})
-    assert seen == [None, {"options": {"ftol": _ax.WARM_FIT_FTOL}}, {"options": {"x": 1}}]
-    strict = _ax.WarmStart(ftol=None)  # ModelSettings(warm_fit_ftol=None): SciPy's default
+    cap = {"timeout_sec": _ax.FIT_TIMEOUT}
+    assert seen == [cap, {"options": {"ftol": _ax.WARM_FIT_FTOL}, **cap}, {"options": {"x": 1}}]
+    # ModelSettings(warm_fit_ftol=None, fit_timeout=None): SciPy's default, no cap
+    strict = _ax.WarmStart(ftol=None, timeout=None)
     for n in (6, 7):
         _ax._fit_warm(original, strict, _gp(n), (), {})
     assert seen[-2:] == [None, None]
     assert [f["warm"] for f in strict.fits] == [False, True]
+
+
+@pytest.mark.parametrize("fit_timeout", [0.3, None])
+def test_a_slow_fit_stops_at_its_cap_instead_of_costing_the_proposal(monkeypatch, fit_timeout):
+    # a fit that creeps along flat directions of the likelihood ran past the proposal's cap
+    # and the proposal fell back to a random configuration; capped, the fit stops where it
+    # got to, the model proposes, and the hyperparameters reached are kept for the next fit
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    forward = ExactMarginalLogLikelihood.forward
+
+    def slow(self, *args, **kwargs):
+        time.sleep(0.25)  # an uncapped cold fit here: ~50 evaluations, past the 5 s cap
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(fit_timeout=fit_timeout))
+    p = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=4, proposal_timeout=5.0)
+    _run(p, 4)
+    monkeypatch.setattr(ExactMarginalLogLikelihood, "forward", slow)
+    proposal = p.propose()
+    if fit_timeout is None:  # the control: the test can tell the cap from its absence
+        assert proposal.generator == "fallback"
+        assert "longer than 5 s" in proposal.fallback
+    else:
+        assert proposal.generator == "gp", proposal.fallback
+        assert p._warm.fits[-1]["n"] == 4  # the stopped fit was stored as any other
