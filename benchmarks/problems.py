@@ -539,27 +539,33 @@ def _sl_sd(c: Config) -> float:
     return 0.006 + 0.02 * c["warmup_frac"] + 0.01 * _sigmoid(3.0 * (math.log10(c["lr"]) + 2.0))
 
 
-def _sl_argmin() -> tuple[float, float, float]:
-    """Exact constrained minimiser of the quadratic (KKT with w + d = 0.9 active)."""
-    z0 = np.zeros(3)
-    f0 = _sl_quad(*z0)
+def _kkt_min(quad: Callable[..., float], a_row: np.ndarray, rhs: float) -> tuple[float, ...]:
+    """Exact minimiser of the quadratic ``quad`` of len(a_row) variables subject to
+    ``a_row . z = rhs`` (KKT; the constraint active)."""
+    k = len(a_row)
+    z0 = np.zeros(k)
+    f0 = quad(*z0)
     eps = 1.0
-    grad = np.zeros(3)
-    hess = np.zeros((3, 3))
-    e = np.eye(3)
-    for i in range(3):  # central differences are exact for a quadratic (up to rounding)
-        grad[i] = (_sl_quad(*(z0 + eps * e[i])) - _sl_quad(*(z0 - eps * e[i]))) / (2 * eps)
-        for j in range(3):
+    grad = np.zeros(k)
+    hess = np.zeros((k, k))
+    e = np.eye(k)
+    for i in range(k):  # central differences are exact for a quadratic (up to rounding)
+        grad[i] = (quad(*(z0 + eps * e[i])) - quad(*(z0 - eps * e[i]))) / (2 * eps)
+        for j in range(k):
             hess[i, j] = (
-                _sl_quad(*(z0 + eps * e[i] + eps * e[j]))
-                - _sl_quad(*(z0 + eps * e[i]))
-                - _sl_quad(*(z0 + eps * e[j]))
+                quad(*(z0 + eps * e[i] + eps * e[j]))
+                - quad(*(z0 + eps * e[i]))
+                - quad(*(z0 + eps * e[j]))
                 + f0
             ) / (eps * eps)
-    a_row = np.array([0.0, 1.0, 1.0])
     kkt = np.block([[hess, a_row[:, None]], [a_row[None, :], np.zeros((1, 1))]])
-    sol = np.linalg.solve(kkt, np.concatenate([-grad, [0.9]]))
-    x, w, d = (float(v) for v in sol[:3])
+    sol = np.linalg.solve(kkt, np.concatenate([-grad, [rhs]]))
+    return tuple(float(v) for v in sol[:k])
+
+
+def _sl_argmin() -> tuple[float, float, float]:
+    """Exact constrained minimiser of the quadratic (KKT with w + d = 0.9 active)."""
+    x, w, d = _kkt_min(_sl_quad, np.array([0.0, 1.0, 1.0]), 0.9)
     return x, w, d
 
 
@@ -583,6 +589,66 @@ def schedule_linear_constraint() -> Problem:
         true_fn=_sl_true,
         noise_sd_fn=_sl_sd,
         optimum=_sl_true(argmin),
+        argmin=argmin,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# (g2) the README's constraints example: divisibility and a linear constraint together
+
+
+_TSC_HEADS = [1, 2, 4, 8, 16]
+
+
+def _tsc_sched(u: float, w: float, d: float) -> float:
+    """lr (``u``: log10 of lr over the width's best) and the schedule: the best warmup grows
+    with the learning rate, and the unconstrained best (0.2, 0.8) breaks the budget."""
+    a, b = w - (0.2 + 0.1 * u), d - 0.8
+    return 0.2 * u * u + a * a + 0.6 * b * b + 0.5 * a * b
+
+
+def _tsc_u(c: Config) -> float:
+    return math.log10(c["lr"] / _ts_lr_star(c["hidden_dim"]))
+
+
+def _tsc_true(c: Config) -> float:
+    u = _tsc_u(c)
+    q = _ts_shape_q(c["hidden_dim"], c["num_heads"]) + _tsc_sched(u, c["warmup_frac"],
+                                                                  c["decay_frac"])
+    return 0.35 + _sat(q) + _cliff(u - math.log10(3.0))
+
+
+def _tsc_sd(c: Config) -> float:
+    return 0.005 + 0.015 * _sigmoid(2.0 * _tsc_u(c)) + 0.01 * c["warmup_frac"]
+
+
+def transformer_schedule() -> Problem:
+    # the shape term and the (lr, schedule) term are separate: enumerate the one, KKT the
+    # other (with warmup_frac + decay_frac = 0.9 active)
+    _, h_opt, k_opt = min((_ts_shape_q(h, k), h, k) for h in range(64, 1025)
+                          for k in _TSC_HEADS if h % k == 0)
+    u, w, d = _kkt_min(_tsc_sched, np.array([0.0, 1.0, 1.0]), 0.9)
+    argmin = {"lr": _ts_lr_star(h_opt) * 10**u, "warmup_frac": w, "decay_frac": d,
+              "hidden_dim": h_opt, "num_heads": k_opt}
+    return Problem(
+        name="transformer_schedule",
+        description=(
+            "the README's constraints example: lr, warmup_frac, decay_frac, hidden_dim, "
+            "num_heads [1..16] with warmup_frac + decay_frac <= 0.9 and hidden_dim % "
+            "num_heads == 0; the schedule's optimum is on the budget's boundary and moves "
+            "with lr, whose optimum moves with hidden_dim"
+        ),
+        space={
+            "lr": ("log_uniform", 1e-5, 1e-2),
+            "warmup_frac": ("uniform", 0.0, 0.5),
+            "decay_frac": ("uniform", 0.0, 0.9),
+            "hidden_dim": ("int", 64, 1024),
+            "num_heads": ("ordered", list(_TSC_HEADS)),
+        },
+        constraints=["warmup_frac + decay_frac <= 0.9", "hidden_dim % num_heads == 0"],
+        true_fn=_tsc_true,
+        noise_sd_fn=_tsc_sd,
+        optimum=_tsc_true(argmin),
         argmin=argmin,
     )
 
@@ -1020,6 +1086,7 @@ PROBLEM_FACTORIES: dict[str, Callable[[], Problem]] = {
     "high_dim_irrelevant": high_dim_irrelevant,
     "hetero_noise_trap": hetero_noise_trap,
     "schedule_linear_constraint": schedule_linear_constraint,
+    "transformer_schedule": transformer_schedule,
     "multimodal_lr_wd": multimodal_lr_wd,
     "cat_heavy": cat_heavy,
     "conditional_narrow": conditional_narrow,

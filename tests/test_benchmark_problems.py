@@ -48,6 +48,7 @@ def test_new_problems_registered() -> None:
         "conditional_narrow",
         "high_dim_16",
         "branin_log",
+        "transformer_schedule",
         "svc_digits",
         "gbm_cv",
     ):
