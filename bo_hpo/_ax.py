@@ -129,8 +129,10 @@ def short_polytope_chains(n_burnin: int, n_thinning: int) -> Iterator[None]:
     relaxation start, rebuilds the options without them, so in a mixed space nothing
     passed through Ax reaches the sampler. This wraps the one function that forwards
     them, ``botorch.optim.initializers.sample_q_batches_from_polytope``, and lowers
-    them only inside the block (installed once; a pass-through elsewhere). If BoTorch
-    moves that function, proposals keep BoTorch's defaults: slower, still correct.
+    them only inside the block (installed once; a pass-through elsewhere). Inside the
+    block a polytope that is a fair share of its box skips the chain altogether
+    (``_polytope_by_rejection``). If BoTorch moves that function, proposals keep
+    BoTorch's defaults: slower, still correct.
     """
     if not _install_polytope_hook():
         yield
@@ -163,6 +165,12 @@ def _install_polytope_hook() -> bool:
             if chain is not None:
                 bound = signature.bind(*args, **kwargs)
                 bound.apply_defaults()
+                drawn = _polytope_by_rejection(**{
+                    key: bound.arguments.get(key) for key in (
+                        "n", "q", "bounds", "seed", "inequality_constraints",
+                        "equality_constraints")})
+                if drawn is not None:
+                    return drawn
                 bound.arguments["n_burnin"] = min(bound.arguments["n_burnin"], chain[0])
                 bound.arguments["n_thinning"] = min(bound.arguments["n_thinning"], chain[1])
                 args, kwargs = bound.args, bound.kwargs
@@ -171,6 +179,47 @@ def _install_polytope_hook() -> bool:
 
     _install_once(initializers, "sample_q_batches_from_polytope", wrap)
     return True
+
+
+#: Quasi-random points drawn per point needed, at most, before ``_polytope_by_rejection``
+#: gives up (a polytope under 1/64 of its box goes to hit-and-run).
+REJECTION_MAX_FACTOR = 64
+
+
+def _polytope_by_rejection(n: int, q: int, bounds: Any, seed: int | None,
+                           inequality_constraints: Any, equality_constraints: Any) -> Any:
+    """``n x q x d`` points of the polytope the box ``bounds`` and the linear
+    ``inequality_constraints`` (BoTorch's ``(indices, coefficients, rhs)`` form, meaning
+    ``sum(x[indices] * coefficients) >= rhs``) cut out: scrambled Sobol points of the box
+    that satisfy the constraints, in Sobol order; ``None`` where that does not apply
+    (equality or inter-point constraints) or the polytope is too small a share of its box.
+
+    BoTorch draws these starting points by hit-and-run, a Python loop of one step at a
+    time. Where the polytope is a fair share of the box (a budget constraint such as
+    ``warmup_frac + decay_frac <= 0.9`` keeps 50-70% of it), filtering quasi-random
+    points of the box gives independent, evenly spread points instead of a chain's
+    correlated ones, for a vectorised test. On the README's constraints example Ax runs
+    one such draw per value of the divisor, five a proposal: the chain took 0.84 s each,
+    44% of a 9.5 s proposal (a profile of proposals 16-18 on a loaded machine).
+    """
+    import torch
+    from botorch.utils.sampling import draw_sobol_samples
+
+    if equality_constraints or not inequality_constraints:
+        return None
+    if any(len(indices.shape) > 1 for indices, _, _ in inequality_constraints):
+        return None  # constraints across the points of a batch
+    need = n * q
+    draw = 4 * need
+    while draw <= REJECTION_MAX_FACTOR * need:
+        x = draw_sobol_samples(bounds=bounds.cpu(), n=draw, q=1, seed=seed).squeeze(-2)
+        keep = torch.ones(len(x), dtype=torch.bool)
+        for indices, coefficients, rhs in inequality_constraints:
+            keep &= (x[:, indices.cpu()] * coefficients.cpu()).sum(-1) >= rhs
+        if int(keep.sum()) >= need:
+            return x[keep][:need].view(n, q, -1).to(bounds)
+        draw *= 4
+    return None
 
 
 def _install_once(module: Any, name: str, wrap: Any) -> None:
