@@ -416,9 +416,10 @@ class AxProposer:
         sampler in a mixed space; see ``_ax.short_polytope_chains``): quasi-random points
         of the box that satisfy the constraints where the feasible region is at least
         1/64 of the box (``_ax._polytope_by_rejection``), else a short chain. With the
-        filter, the README example's constrained proposal went from 2.92 times an
-        unconstrained one to 1.52 (benchmarks/RESULTS.md, "Constrained proposals without
-        the chain"). Before it, the short chain alone: on the 9-parameter mixed space of
+        filter, the README example's constrained proposal took 1.45 times an
+        unconstrained one, against 2.81 with the chain, measured side by side
+        (benchmarks/RESULTS.md, "Constrained proposals without the chain"). Before it,
+        the short chain alone: on the 9-parameter mixed space of
         benchmarks/proposal_time.py (one linear, one divisibility constraint) BoTorch's
         chain (10,000 burn-in steps, then 32 per raw sample: ~18,000 Python-level steps)
         took 0.96 s of a 3.1 s proposal; capped, 0.05 s. Median GP proposal, 2 seeds x
