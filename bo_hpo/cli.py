@@ -304,14 +304,16 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
     budget = spec.nightly_budget if nightly and spec.nightly_budget else spec.budget
     variant = f" [{spec.variant}]" if spec.variant else ""
     what = "one night of" if nightly else "tuning"
+    # a function of the user's ("module:fn") has no data of bo_hpo's to name
+    data = "" if ":" in spec.evaluator else f"data {spec.data_dir or 'embedded subset'}, "
     click.echo(f"{spec.name}{variant}: {what} {spec.evaluator} "
                f"({len(spec.space)} parameters, budget {_budget_text(budget)}, "
-               f"data {spec.data_dir or 'embedded subset'}, store {redact(store)})")
+               f"{data}store {redact(store)})")
     printer = _ProgressPrinter(spec, budget)
     import signal
 
     def on_term(signum: int, frame: Any) -> None:  # systemd, Kubernetes, timeout(1)
-        raise _Terminated()
+        raise _Terminated("terminated by SIGTERM")
 
     previous_term = signal.signal(signal.SIGTERM, on_term)
     try:
@@ -685,7 +687,8 @@ def list_(store: str | None) -> None:
 @click.option("--crontab-file", type=click.Path(dir_okay=False),
               help="Manage entries in this file instead of the user's crontab.")
 @click.option("--unit-dir", type=click.Path(file_okay=False),
-              help="Where --systemd writes units (default: ~/.config/systemd/user).")
+              help="Where systemd units are written, listed and removed (implies --systemd; "
+                   "default: ~/.config/systemd/user).")
 @click.option("--image", default="bo-hpo:latest", show_default=True,
               help="--kubernetes: the container image.")
 @_store_option
@@ -699,6 +702,7 @@ def schedule(experiment: str | None, cron_expr: str, systemd: bool, kubernetes: 
     from bo_hpo.store import default_store_url, log_path
 
     store = store or default_store_url()
+    systemd = systemd or unit_dir is not None  # a unit directory means systemd units
     unit_path = Path(unit_dir) if unit_dir else Path.home() / ".config" / "systemd" / "user"
     cron_file = Path(crontab_file) if crontab_file else None
     try:
@@ -713,7 +717,10 @@ def schedule(experiment: str | None, cron_expr: str, systemd: bool, kubernetes: 
         if remove:
             gone = (sched.remove_systemd(remove, unit_path) if systemd
                     else sched.remove_crontab(remove, cron_file))
-            click.echo(f"removed the job of {remove}" if gone else f"no job named {remove}")
+            if not gone:
+                where = unit_path if systemd else cron_file or "the crontab"
+                _fail(f"no job named {remove!r} in {where}", EXIT_BAD_INPUT)
+            click.echo(f"removed the job of {remove}")
             return
         if experiment is None:
             _fail("schedule needs EXPERIMENT.toml (or --list / --remove NAME)", EXIT_BAD_INPUT)
@@ -811,6 +818,10 @@ def refine(name: str, out: str | None, force: bool, store: str | None) -> None:
         _fail(f"{path} exists; pass --force to overwrite it", EXIT_BAD_INPUT)
     try:
         result = bo_hpo.load(name, store=store)
+        if result.best_trial < 0:
+            _fail(f"experiment {name!r} has no completed trial, so there is nothing to "
+                  f"refine ({len(result.records)} trials: see `bo-hpo status {name}`)",
+                  EXIT_BAD_INPUT)
         refined = refine_result(result, store=store, path=path.resolve())
     except StoreError as err:
         _fail(str(err), EXIT_STORE if "cannot" in str(err) else EXIT_BAD_INPUT)

@@ -16,13 +16,14 @@ class Evaluation:
         mean: the objective's value (for example validation error); lower or higher is
             better as the ``tune`` call says.
         sem: standard error of ``mean``; ``None`` when unknown (the model then infers noise).
-        metrics: further named metrics, each ``(mean, sem)``; recorded, not optimised.
+        metrics: further named metrics, each ``(mean, sem)`` or a bare number (no sem);
+            recorded, not optimised.
         metadata: anything worth keeping beside the trial (seconds, epochs, device, ...).
     """
 
     mean: float
     sem: float | None = None
-    metrics: Mapping[str, tuple[float, float | None]] = field(default_factory=dict)
+    metrics: Mapping[str, tuple[float, float | None] | float] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def is_finite(self) -> bool:

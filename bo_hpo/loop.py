@@ -347,9 +347,10 @@ class _Loop:
                 self._collect()
         except BaseException as err:
             if self.stored is not None:
-                self.stored.interrupt(list(self._in_flight.values()),
-                                      f"{type(err).__name__}: {err}" if str(err)
-                                      else type(err).__name__)
+                # a signal's own words ("terminated by SIGTERM"), else the error's type
+                why = (str(err) if isinstance(err, KeyboardInterrupt) and str(err)
+                       else f"{type(err).__name__}: {err}" if str(err) else type(err).__name__)
+                self.stored.interrupt(list(self._in_flight.values()), why)
             raise
         finally:
             self._drop_prepared()
@@ -572,13 +573,12 @@ class _Loop:
                                           if self.metric else ""),
                 )
             else:
-                metrics = {k: _mean_sem(v) for k, v in value.items() if k != self.metric}
+                metrics = _metrics({k: v for k, v in value.items() if k != self.metric})
                 value = value[self.metric]
         if isinstance(value, Evaluation):
-            evaluation = value
-            if metrics:
-                evaluation = Evaluation(value.mean, value.sem, {**value.metrics, **metrics},
-                                        value.metadata)
+            # its own metrics as (mean, sem) pairs too: a bare number is (number, None)
+            evaluation = Evaluation(value.mean, value.sem,
+                                    {**_metrics(value.metrics), **metrics}, value.metadata)
         else:
             try:
                 mean, sem = _mean_sem(value)
@@ -766,6 +766,21 @@ def _valid(is_valid: Callable[[dict[str, Any]], Any], config: Mapping[str, Any])
     return answer
 
 
+def _metrics(values: Mapping[str, Any]) -> dict[str, tuple[float, float | None]]:
+    """Further metrics as ``(mean, sem)`` pairs (a bare number has no sem).
+
+    Raises:
+        TrialFailed: ``bad_result``, naming the metric whose value is neither.
+    """
+    out = {}
+    for name, value in values.items():
+        try:
+            out[name] = _mean_sem(value)
+        except (TypeError, ValueError) as err:
+            raise TrialFailed("bad_result", f"metric {name!r}: {err}") from None
+    return out
+
+
 def _mean_sem(value: Any) -> tuple[float, float | None]:
     if isinstance(value, Evaluation):
         return value.mean, value.sem
@@ -808,7 +823,8 @@ def _is_number(value: Any) -> bool:
 
 def load(name: str, store: Any = None) -> TuningResult:
     """The result of a stored experiment (trials, recommendation, improvement) without
-    running anything.
+    running anything. An experiment with no completed trial gives its trials and no
+    recommendation (``best_trial == -1``, ``recommendation_source == "none"``).
 
     The predictions saved when its last session ended are used when they cover every
     completed trial; otherwise (a session that was killed) the model is refit from the
@@ -850,6 +866,10 @@ def load(name: str, store: Any = None) -> TuningResult:
     loop.info = describe_experiment(st, info)
     loop.info["minimize"] = info.minimize
     stop = (info.summary or {}).get("stop_reason") or info.status
+    if not completed:  # every trial failed or is still running: the trials, no answer
+        result = loop._empty_result(stop)
+        result.space, result.info = space, dict(loop.info)
+        return result
     return loop._result(stop)
 
 

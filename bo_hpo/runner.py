@@ -99,13 +99,19 @@ def run_experiment(
             archived = archive_name(st, spec.name)
             st.rename_experiment(info.id, archived)
             logger.warning("kept the earlier experiment %r as %r", spec.name, archived)
+    from bo_hpo.evaluators import FunctionEvaluator
+
     evaluator = get_evaluator(spec.evaluator)
     data = evaluator.load_data(spec.data_dir, seed=spec.seed)
+    # A built-in evaluator stops itself at its time_limit. A function of the user's
+    # cannot, so the loop holds it to the file's trial_timeout, as tune(trial_timeout=)
+    # does, and the limit does not grow.
+    user_function = isinstance(evaluator, FunctionEvaluator)
 
     # The file's trial_timeout is sized for an idle machine. On a busy one every trial runs
     # slower, so the limit grows with the first completed trial's time (a typical config,
     # the baseline when there is one): TIMEOUT_FACTOR times it, never less than the file's.
-    limit = {"seconds": spec.trial_timeout}
+    limit = {"seconds": spec.trial_timeout, "set": user_function}
 
     def objective(config: dict[str, Any]) -> Any:
         return evaluator.evaluate(
@@ -115,8 +121,8 @@ def run_experiment(
 
     def callback(progress: Progress) -> None:
         r = progress.record
-        if (spec.trial_timeout is not None and r.status == "completed"
-                and limit["seconds"] == spec.trial_timeout):
+        if spec.trial_timeout is not None and r.status == "completed" and not limit["set"]:
+            limit["set"] = True  # the first completed trial alone decides
             scaled = TIMEOUT_FACTOR * r.eval_seconds
             if scaled > spec.trial_timeout:
                 limit["seconds"] = scaled
@@ -128,10 +134,9 @@ def run_experiment(
 
     runs_elsewhere = executor in ("process", "ray")
     if runs_elsewhere:  # something importable, whose data each worker loads once
-        from bo_hpo.evaluators import FunctionEvaluator
         from bo_hpo.executors.process import EvaluatorObjective
 
-        objective = (evaluator.function if isinstance(evaluator, FunctionEvaluator)
+        objective = (evaluator.function if user_function
                      else EvaluatorObjective(spec.evaluator, data_dir=spec.data_dir,
                                              seed=spec.seed, device=spec.device,
                                              time_limit=spec.trial_timeout))
@@ -156,7 +161,8 @@ def run_experiment(
         result = _tune(
             objective=objective, space=spec.space, budget=budget, constraints=(),
             is_valid=spec.is_valid, baseline=spec.baseline, minimize=True, metric=None,
-            method="bo", seed=spec.seed, n_initial=None, trial_timeout=None,
+            method="bo", seed=spec.seed, n_initial=None,
+            trial_timeout=spec.trial_timeout if user_function else None,
             proposal_timeout=30.0, max_failures=None, max_consecutive_invalid=20,
             executor=chosen, callback=callback, store=st, name=spec.name, max_retries=1,
             parallelism=parallel, session=session,

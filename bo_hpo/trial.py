@@ -67,7 +67,9 @@ class TrialRecord:
         for name in param_names:
             key = f"param_{name}" if name in COLUMNS else name
             out[key] = self.config.get(name)
-        for name, (m, s) in self.metrics.items():
+        for name, value in self.metrics.items():
+            # (mean, sem); a bare number where an older version stored one as given
+            m, s = value if isinstance(value, (tuple, list)) else (value, None)
             out[f"metric_{name}"] = m
             out[f"metric_{name}_sem"] = s
         out["fallback"] = self.fallback

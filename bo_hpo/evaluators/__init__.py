@@ -125,11 +125,17 @@ class FunctionEvaluator:
         if module_name.split(".")[0] in sys.stdlib_module_names:
             raise ConfigError(f"evaluator {self.name!r}: a function of the standard library is "
                               f"not an objective; name a function of your own code")
+        _cwd_importable()
         try:
-            fn = getattr(importlib.import_module(module_name), attr)
+            module = importlib.import_module(module_name)
         except ImportError as err:
             raise ConfigError(f"evaluator {self.name!r}: cannot import {module_name!r}: "
                               f"{err}") from None
+        except Exception as err:  # the module itself fails: say where, not a traceback
+            raise ConfigError(f"evaluator {self.name!r}: importing {module_name!r} failed: "
+                              f"{_where(err)}{type(err).__name__}: {err}") from None
+        try:
+            fn = getattr(module, attr)
         except AttributeError:
             raise ConfigError(f"evaluator {self.name!r}: module {module_name!r} has no "
                               f"{attr!r}") from None
@@ -156,6 +162,29 @@ class FunctionEvaluator:
 
     def check_config(self, config: dict[str, Any]) -> None:
         """A plain function declares no keys: nothing to check before it runs."""
+
+
+def _cwd_importable() -> None:
+    """Put the working directory first on ``sys.path``, as ``python -m bo_hpo.cli`` (what
+    ``bo-hpo schedule`` installs) does and the ``bo-hpo`` script does not, so that
+    ``evaluator = "mymodule:fn"`` finds ``./mymodule.py`` both ways."""
+    import os
+    import sys
+
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def _where(err: BaseException) -> str:
+    """``"file.py:3: "``: where an import failed (a syntax error's own line, else the
+    innermost frame), or empty when unknown."""
+    import traceback
+
+    if isinstance(err, SyntaxError) and err.filename:
+        return f"{err.filename}:{err.lineno}: "
+    frames = traceback.extract_tb(err.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
 
 
 def get_evaluator(name: str) -> EvaluatorEntry | FunctionEvaluator:

@@ -1,0 +1,153 @@
+"""Experiment files whose evaluator is a function of the user's (``"module:function"``), and
+the commands that read a stored experiment with nothing completed: what a new user met."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from click.testing import CliRunner
+
+import bo_hpo
+from bo_hpo.cli import EXIT_BAD_INPUT, main
+from bo_hpo.errors import ConfigError
+from bo_hpo.evaluators import get_evaluator
+from bo_hpo.experiment import load_experiment
+from bo_hpo.runner import run_experiment
+
+FILE = """
+name = "{name}"
+evaluator = "{evaluator}"
+seed = 0
+
+[space]
+x = ["uniform", 0.0, 1.0]
+
+[baseline]
+x = 0.25
+
+[budget]
+max_trials = {trials}
+
+[evaluator_settings]
+trial_timeout = {timeout}
+"""
+
+HANGS = """
+import time
+
+def hang_above_half(config):
+    if config["x"] > 0.5:
+        time.sleep(30)
+    return config["x"]
+"""
+
+
+def _experiment(tmp_path, evaluator, *, name="fn", trials=6, timeout=1.5):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(FILE.format(name=name, evaluator=evaluator, trials=trials,
+                                timeout=timeout))
+    return path
+
+
+def test_a_function_of_the_working_directory_imports_and_is_held_to_trial_timeout(
+        tmp_path, monkeypatch):
+    # the module sits in the working directory only, as a user's train.py would
+    (tmp_path / "userobj.py").write_text(HANGS)
+    monkeypatch.chdir(tmp_path)
+    spec = load_experiment(_experiment(tmp_path, "userobj:hang_above_half"))
+    start = time.perf_counter()
+    outcome = run_experiment(spec, store=f"sqlite:///{tmp_path / 'store.db'}")
+    seconds = time.perf_counter() - start
+    records = outcome.result.records
+    slow = [r for r in records if r.config["x"] > 0.5]
+    assert slow, "the search never went past x = 0.5; the test checks nothing"
+    assert all(r.status == "failed" and r.reason == "timeout" for r in slow)
+    assert all(r.status == "completed" for r in records if r.config["x"] <= 0.5)
+    # each hanging trial was abandoned at the limit, not waited out for 30 s
+    assert seconds < 25 * len(slow)
+
+
+def test_a_module_that_fails_to_import_is_a_config_error_naming_the_line(tmp_path,
+                                                                          monkeypatch):
+    (tmp_path / "broken_syntax.py").write_text("x = 1\ndef f(:\n")
+    (tmp_path / "broken_run.py").write_text("a = 1\nb = 1 / 0\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"broken_syntax\.py:2: SyntaxError"):
+        get_evaluator("broken_syntax:f")
+    with pytest.raises(ConfigError, match=r"broken_run\.py:2: ZeroDivisionError"):
+        get_evaluator("broken_run:f")
+    result = CliRunner().invoke(main, ["check", str(_experiment(tmp_path, "broken_run:f"))])
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    assert "ZeroDivisionError" in result.output and "Traceback" not in result.output
+
+
+def _all_failed(tmp_path):
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    with pytest.raises(bo_hpo.TuningError):
+        bo_hpo.tune(lambda c: "not a number", {"x": ("uniform", 0.0, 1.0)}, budget=3,
+                    seed=0, store=store, name="allfail")
+    return store
+
+
+def test_load_and_report_of_an_experiment_with_no_completed_trial(tmp_path):
+    store = _all_failed(tmp_path)
+    result = bo_hpo.load("allfail", store=store)
+    assert result.best_trial == -1 and result.recommendation_source == "none"
+    assert [r.status for r in result.records] == ["failed"] * 3
+    assert len(result.trials) == 3
+    out = tmp_path / "allfail.html"
+    done = CliRunner().invoke(main, ["report", "allfail", "--store", store, "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "no trial completed" in out.read_text()
+
+
+def test_refine_of_an_experiment_with_no_completed_trial_exits_2(tmp_path):
+    store = _all_failed(tmp_path)
+    out = tmp_path / "refined.toml"
+    done = CliRunner().invoke(main, ["refine", "allfail", "--store", store, "-o", str(out)])
+    assert done.exit_code == EXIT_BAD_INPUT, done.output
+    assert "no completed trial" in done.output and "Traceback" not in done.output
+    assert not out.exists()
+
+
+def test_bare_numbers_among_an_evaluations_metrics_are_kept_without_sem():
+    result = bo_hpo.tune(
+        lambda c: bo_hpo.Evaluation(c["x"], 0.01, {"acc": 1 - c["x"], "f1": (0.5, 0.1)}),
+        {"x": ("uniform", 0.0, 1.0)}, budget=3, seed=0)
+    frame = result.trials
+    assert list(frame["metric_acc"]) == pytest.approx([1 - x for x in frame["x"]])
+    assert frame["metric_acc_sem"].isna().all()
+    assert list(frame["metric_f1_sem"]) == [0.1] * 3
+
+
+def test_a_metric_that_is_not_a_number_fails_the_trial_naming_it():
+    with pytest.raises(bo_hpo.TuningError) as caught:
+        bo_hpo.tune(lambda c: bo_hpo.Evaluation(c["x"], None, {"acc": "high"}),
+                    {"x": ("uniform", 0.0, 1.0)}, budget=2, seed=0)
+    records = caught.value.result.records
+    assert {(r.reason, r.detail.split(":")[0]) for r in records} == {("bad_result",
+                                                                      "metric 'acc'")}
+
+
+def test_schedule_unit_dir_implies_systemd_and_removing_an_unknown_job_exits_2(
+        tmp_path, monkeypatch):
+    (tmp_path / "userobj.py").write_text(HANGS)
+    monkeypatch.chdir(tmp_path)
+    units = tmp_path / "units"
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    path = _experiment(tmp_path, "userobj:hang_above_half", name="night")
+    runner = CliRunner()
+    made = runner.invoke(main, ["schedule", str(path), "--cron", "0 2 * * *",
+                                "--unit-dir", str(units), "--store", store])
+    assert made.exit_code == 0, made.output
+    assert sorted(p.name for p in units.iterdir()) == ["bo-hpo-night.service",
+                                                       "bo-hpo-night.timer"]
+    listed = runner.invoke(main, ["schedule", "--list", "--unit-dir", str(units),
+                                  "--store", store])
+    assert listed.exit_code == 0 and "night" in listed.output, listed.output
+    gone = runner.invoke(main, ["schedule", "--remove", "nosuch", "--unit-dir", str(units)])
+    assert gone.exit_code == EXIT_BAD_INPUT and "nosuch" in gone.output
+    removed = runner.invoke(main, ["schedule", "--remove", "night", "--unit-dir", str(units)])
+    assert removed.exit_code == 0, removed.output
+    assert not list(units.iterdir())
