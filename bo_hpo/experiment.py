@@ -47,7 +47,8 @@ else:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 _TOP_KEYS = {"name", "description", "evaluator", "seed", "constraints", "invalid_if", "space",
-             "baseline", "budget", "variants", "evaluator_settings", "nightly"}
+             "baseline", "budget", "variants", "evaluator_settings", "nightly", "minimize",
+             "metric"}
 _NIGHTLY_KEYS = {"max_trials", "max_seconds", "final_eval"}
 _BUDGET_KEYS = {"max_trials", "max_seconds", "max_device_hours", "patience", "min_improvement"}
 _EVALUATOR_KEYS = {"data_dir", "device", "trial_timeout", "final_eval"}
@@ -76,6 +77,8 @@ class ExperimentSpec:
     nightly_budget: Budget | None = None  # each night's budget ([nightly]); None: [budget]
     nightly_final_eval: bool = False
     raw: dict[str, Any] = field(default_factory=dict)  # the file's tables, as written
+    minimize: bool = True  # false: higher is better (a function of the user's only)
+    metric: str | None = None  # which of a returned mapping's metrics is optimised
 
     def is_valid(self, config: Mapping[str, Any]) -> bool:
         """False when any ``invalid_if`` rule holds for ``config``."""
@@ -242,6 +245,18 @@ def experiment_from_dict(
             raise ConfigError(f"{where}: [nightly]: {err}") from None
     description = raw.get("description", "")
     _expect(description, str, where, "description")
+    minimize = raw.get("minimize", True)
+    if not isinstance(minimize, bool):
+        raise ConfigError(f"{where}: `minimize` must be true or false, got {minimize!r}")
+    metric = raw.get("metric")
+    if metric is not None and (not isinstance(metric, str) or not metric):
+        raise ConfigError(f"{where}: `metric` must be the name of one returned metric, "
+                          f"got {metric!r}")
+    if ":" not in evaluator and (not minimize or metric is not None):
+        key = "metric" if metric is not None else "minimize = false"
+        raise ConfigError(f"{where}: `{key}` needs an evaluator of your own "
+                          f"('package.module:function'); {evaluator!r} reports an error, "
+                          f"which is minimised")
     if variant is None:  # a variant that is not applied now must load too
         for other in variants:
             try:
@@ -254,6 +269,7 @@ def experiment_from_dict(
         trial_timeout=None if timeout is None else float(timeout), final_eval=final_eval,
         variant=variant, path=path, description=description, variants=tuple(variants),
         nightly_budget=nightly_budget, nightly_final_eval=nightly_final_eval, raw=as_written,
+        minimize=minimize, metric=metric,
     )
 
 

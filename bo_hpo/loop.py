@@ -568,9 +568,9 @@ class _Loop:
             elif self.metric is None or self.metric not in value:
                 raise TrialFailed(
                     "bad_result",
-                    f"objective returned metrics {sorted(value)}; pass metric= to name the "
-                    f"one to optimise" + (f" (metric={self.metric!r} is missing)"
-                                          if self.metric else ""),
+                    f"objective returned metrics {sorted(value)}; pass metric= (in an "
+                    f"experiment file, metric = \"...\") to name the one to optimise"
+                    + (f" (metric={self.metric!r} is missing)" if self.metric else ""),
                 )
             else:
                 metrics = _metrics({k: v for k, v in value.items() if k != self.metric})

@@ -160,7 +160,8 @@ def run_experiment(
     with reporting(on_step):
         result = _tune(
             objective=objective, space=spec.space, budget=budget, constraints=(),
-            is_valid=spec.is_valid, baseline=spec.baseline, minimize=True, metric=None,
+            is_valid=spec.is_valid, baseline=spec.baseline, minimize=spec.minimize,
+            metric=spec.metric,
             method="bo", seed=spec.seed, n_initial=None,
             trial_timeout=spec.trial_timeout if user_function else None,
             proposal_timeout=30.0, max_failures=None, max_consecutive_invalid=20,

@@ -151,3 +151,40 @@ def test_schedule_unit_dir_implies_systemd_and_removing_an_unknown_job_exits_2(
     removed = runner.invoke(main, ["schedule", "--remove", "night", "--unit-dir", str(units)])
     assert removed.exit_code == 0, removed.output
     assert not list(units.iterdir())
+
+
+ACCURACY = """
+def accuracy(config):
+    return {"accuracy": 1.0 - (config["x"] - 0.7) ** 2, "loss": (config["x"] - 0.7) ** 2}
+"""
+
+
+def test_an_experiment_file_can_maximise_a_named_metric_of_its_function(tmp_path,
+                                                                         monkeypatch):
+    (tmp_path / "userobj_acc.py").write_text(ACCURACY)  # a name no other test imports
+    monkeypatch.chdir(tmp_path)
+    path = _experiment(tmp_path, "userobj_acc:accuracy", name="acc", trials=8, timeout=30)
+    path.write_text('minimize = false\nmetric = "accuracy"\n' + path.read_text())
+    spec = load_experiment(path)
+    assert (spec.minimize, spec.metric) == (False, "accuracy")
+    result = run_experiment(spec, store=f"sqlite:///{tmp_path / 'store.db'}").result
+    assert result.minimize is False
+    completed = [r for r in result.records if r.status == "completed"]
+    assert len(completed) == 8
+    # the best observed is the highest accuracy, and the loss is kept beside it
+    assert result.best_observed["mean"] == max(r.mean for r in completed)
+    assert all(r.metrics["loss"][0] == pytest.approx(1.0 - r.mean) for r in completed)
+
+
+@pytest.mark.parametrize(("lines", "needle"), [
+    ("minimize = false\n", "`minimize = false` needs an evaluator of your own"),
+    ('metric = "accuracy"\n', "`metric` needs an evaluator of your own"),
+    ('minimize = "no"\n', "`minimize` must be true or false, got 'no'"),
+])
+def test_direction_and_metric_are_checked_in_the_file(tmp_path, lines, needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(lines + 'evaluator = "mlp_fashion"\n[space]\nlearning_rate = '
+                    '["log_uniform", 1e-4, 1e-1]\n')
+    done = CliRunner().invoke(main, ["check", str(path)])
+    assert done.exit_code == EXIT_BAD_INPUT, done.output
+    assert needle in done.output and "Traceback" not in done.output
