@@ -236,10 +236,13 @@ def run(experiment: str, trials: int | None, seconds: float | None, device: str 
               help="Set budget.max_seconds (all sessions together).")
 @click.option("--out", type=click.Path(file_okay=False),
               help="Where to write trials.csv and result.json (default: reports/<name>).")
+@_parallel_options
 @_store_option
 def resume(name: str, trials: int | None, seconds: float | None, out: str | None,
+           parallel: int, executor: str | None, ray_address: str | None,
            store: str | None) -> None:
-    """Continue the stored experiment NAME from where it stopped, without its file."""
+    """Continue the stored experiment NAME from where it stopped, without its file (with
+    --parallel, on as many workers as `run --parallel` would)."""
     from bo_hpo.runner import spec_from_store
 
     try:
@@ -251,7 +254,8 @@ def resume(name: str, trials: int | None, seconds: float | None, out: str | None
         _fail(str(err), EXIT_STORE if "cannot" in str(err) else EXIT_BAD_INPUT)
     except (ConfigError, SearchSpaceError) as err:
         _fail(str(err), EXIT_BAD_INPUT)
-    _execute(spec, overrides, store, out, fresh=False, nightly=False)
+    _execute(spec, overrides, store, out, fresh=False, nightly=False,
+             where=_where(parallel, executor, ray_address))
 
 
 @main.command()

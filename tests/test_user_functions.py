@@ -188,3 +188,27 @@ def test_direction_and_metric_are_checked_in_the_file(tmp_path, lines, needle):
     done = CliRunner().invoke(main, ["check", str(path)])
     assert done.exit_code == EXIT_BAD_INPUT, done.output
     assert needle in done.output and "Traceback" not in done.output
+
+
+QUICK = """
+def quick(config):
+    return (config["x"] - 0.3) ** 2
+"""
+
+
+def test_resume_takes_parallel_and_runs_the_rest_on_worker_processes(tmp_path, monkeypatch):
+    (tmp_path / "userobj_quick.py").write_text(QUICK)
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    path = _experiment(tmp_path, "userobj_quick:quick", name="par", trials=3, timeout=60)
+    runner = CliRunner()
+    first = runner.invoke(main, ["run", str(path), "--store", store])
+    assert first.exit_code == 0, first.output
+    more = runner.invoke(main, ["resume", "par", "--trials", "7", "--parallel", "2",
+                                "--store", store])
+    assert more.exit_code == 0, more.output
+    records = bo_hpo.load("par", store=store).records
+    assert [r.status for r in records] == ["completed"] * 7
+    # the first session ran in this process, the resumed one on spawned workers
+    assert all(not (r.worker or "").startswith("process") for r in records[:3])
+    assert all((r.worker or "").startswith("process") for r in records[3:])
