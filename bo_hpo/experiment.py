@@ -187,7 +187,10 @@ def experiment_from_dict(
         raise SearchSpaceError(f"{where}: [space]: {err}") from None
     invalid_if = raw.get("invalid_if", [])
     _expect_str_list(invalid_if, where, "invalid_if")
-    rules = tuple(Rule.parse(text) for text in invalid_if)
+    try:
+        rules = tuple(Rule.parse(text) for text in invalid_if)
+    except (ConfigError, SearchSpaceError) as err:  # which file and key, as for the rest
+        raise type(err)(f"{where}: invalid_if: {err}") from None
     for rule in rules:
         unknown = rule.names - set(space.params)
         if unknown:

@@ -212,3 +212,13 @@ def test_resume_takes_parallel_and_runs_the_rest_on_worker_processes(tmp_path, m
     # the first session ran in this process, the resumed one on spawned workers
     assert all(not (r.worker or "").startswith("process") for r in records[:3])
     assert all((r.worker or "").startswith("process") for r in records[3:])
+
+
+def test_a_bad_invalid_if_rule_names_the_file_and_the_key(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text('evaluator = "mlp_fashion"\ninvalid_if = ["learning_rate >> 3"]\n'
+                    '[space]\nlearning_rate = ["log_uniform", 1e-4, 1e-1]\n')
+    done = CliRunner().invoke(main, ["check", str(path)])
+    assert done.exit_code == EXIT_BAD_INPUT, done.output
+    assert "rules.toml: invalid_if: rule 'learning_rate >> 3': RShift is not allowed" \
+        in done.output
