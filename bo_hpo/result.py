@@ -90,10 +90,18 @@ class TuningResult:
         obs = self.best_observed
         lines.append(f"best observed: {obs['mean']:.4g} (trial {obs['trial']})")
         if self.baseline is not None and self.improvement is not None:
-            lines.append(
-                f"baseline: {self.baseline['mean']:.4g} observed; improvement over it: "
-                f"{self.improvement:+.4g}"
-            )
+            base_pred = self.baseline.get("predicted")
+            if base_pred is not None and self.best_predicted is not None:
+                # both sides predicted, so the numbers on the line add up
+                lines.append(
+                    f"baseline: {self.baseline['mean']:.4g} observed, {base_pred.mean:.4g} "
+                    f"predicted; improvement over it (predicted): {self.improvement:+.4g}"
+                )
+            else:
+                lines.append(
+                    f"baseline: {self.baseline['mean']:.4g} observed; improvement over it: "
+                    f"{self.improvement:+.4g}"
+                )
         lines.append(tally)
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)

@@ -47,7 +47,9 @@ def test_result_summary_reports_best_baseline_and_counts():
     text = result.summary()
     assert "best config (trial 0, model)" in text
     assert "lr = 3.000e-04" in text
-    assert "predicted: 0.48" in text and "improvement over it: +0.04" in text
+    assert "predicted: 0.48" in text
+    assert "baseline: 0.5 observed, 0.52 predicted; improvement over it (predicted): +0.04" \
+        in text
     assert "1 completed, 1 failed, 1 invalid; stopped: max_trials (2) reached" in text
     assert [r.trial for r in result.failures] == [1]
     assert len(result.trials) == 3

@@ -78,8 +78,13 @@ def answer_data(result: Any, objective: str = "objective", as_percent: bool = Fa
     if base is not None:
         baseline_value = base_pred.mean if (base_pred is not None and pred is not None) \
             else base.get("mean")
+    # a share of the baseline only where both values lie on the same side of zero: for
+    # an objective that crosses it (a log-likelihood, a difference) a percentage means
+    # nothing ("+100.7% of the baseline")
+    value = pred.mean if pred is not None else (rec.mean if rec is not None else None)
     relative = (improvement / abs(baseline_value)
-                if improvement is not None and baseline_value not in (None, 0) else None)
+                if improvement is not None and baseline_value not in (None, 0)
+                and value is not None and (value > 0) == (baseline_value > 0) else None)
     confidence = None
     if pred is not None and base is not None and improvement is not None and \
             base.get("trial") != result.best_trial:

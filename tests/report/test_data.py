@@ -10,6 +10,7 @@ from bo_hpo import SearchSpace
 from bo_hpo.report import answer as a_
 from bo_hpo.report import data as d
 from bo_hpo.report import trials as t_
+from bo_hpo.trial import Prediction
 
 from .helpers import SPACE, make_records, make_result
 
@@ -39,6 +40,15 @@ def test_a_baseline_without_prediction_is_compared_as_measured():
     assert a.baseline_predicted is None
     assert a.relative == pytest.approx(0.09 / 0.30)
     assert a.confidence == "confident"  # 0.09 / (0.01 * sqrt 2) = 6.4 standard errors
+
+
+def test_no_share_of_the_baseline_for_an_objective_that_crosses_zero():
+    # predicted 0.21 against a baseline predicted at -0.05: "+x% of the baseline" is noise
+    result = make_result()
+    result.baseline["predicted"] = Prediction(-0.05, 0.01)
+    result.improvement = 0.26
+    a = a_.answer_data(result, "log-likelihood", False, ORDER)
+    assert a.improvement == 0.26 and a.relative is None
 
 
 def test_verdict_is_one_plain_sentence():
