@@ -206,6 +206,10 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
     checked_baseline = None
     if baseline is not None:
         checked_baseline = search_space.check_config(baseline, what="baseline")
+        dropped = [name for name in baseline if name not in checked_baseline]
+        if dropped:  # a conditional parameter whose condition the baseline does not meet
+            logger.warning("baseline: %s not used: inactive for this baseline (its condition "
+                           "does not hold)", ", ".join(f"{n}={baseline[n]!r}" for n in dropped))
         if is_valid is not None and not _valid(is_valid, checked_baseline):
             raise ConfigError(f"baseline: is_valid rejects it: {checked_baseline!r}")
 

@@ -222,3 +222,13 @@ def test_a_bad_invalid_if_rule_names_the_file_and_the_key(tmp_path):
     assert done.exit_code == EXIT_BAD_INPUT, done.output
     assert "rules.toml: invalid_if: rule 'learning_rate >> 3': RShift is not allowed" \
         in done.output
+
+
+def test_a_baseline_value_of_an_inactive_parameter_is_dropped_with_a_warning(caplog):
+    space = {"opt": ("choice", ["SGD", "Adam"]),
+             "m": ("uniform", 0.0, 0.99, {"when": {"opt": ["SGD"]}})}
+    with caplog.at_level("WARNING", logger="bo_hpo.loop"):
+        result = bo_hpo.tune(lambda c: 1.0 if c["opt"] == "SGD" else 0.5, space, budget=2,
+                             seed=0, baseline={"opt": "Adam", "m": 0.5})
+    assert result.records[0].config == {"opt": "Adam"}
+    assert "baseline: m=0.5 not used: inactive for this baseline" in caplog.text
