@@ -354,12 +354,25 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
     finally:
         signal.signal(signal.SIGTERM, previous_term)
     printer.close()
-    if outcome.result.info.get("session_trials") == 0:
-        spent = outcome.result.budget_spent
-        click.echo(f"note: nothing to run: the budget is spent ({int(spent['trials'])} trials "
-                   f"evaluated); raise it with --trials, or start anew with --fresh")
-    _print_outcome(outcome)
+    try:
+        if outcome.result.info.get("session_trials") == 0:
+            spent = outcome.result.budget_spent
+            click.echo(f"note: nothing to run: the budget is spent ({int(spent['trials'])} "
+                       f"trials evaluated); raise it with --trials, or start anew with --fresh")
+        _print_outcome(outcome)
+    except BrokenPipeError:  # `bo-hpo run ... | head`: the report is still written
+        _stdout_closed()
     _write_report_after_run(spec.name, store, out, out_dir)
+
+
+def _stdout_closed() -> None:
+    """The reader of our output has gone (``| head``): send the rest to /dev/null, so that
+    the run goes on and its results reach the store, the files and the report."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _out_dir(out: str | None, name: str) -> Path:
@@ -419,10 +432,13 @@ class _ProgressPrinter:
                             leave=False)
 
     def _echo(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.write(line)
-        else:
-            click.echo(line)
+        try:
+            if self.bar is not None:
+                self.bar.write(line)
+            else:
+                click.echo(line)
+        except BrokenPipeError:  # the pipe's reader stopped reading; the run goes on
+            _stdout_closed()
 
     def __call__(self, progress: Any) -> None:
         r = progress.record
@@ -578,12 +594,13 @@ def tell(name: str, trial: int, value: float | None, sem: float | None, failed: 
 
 
 def _open(store: str | None) -> Any:
+    """The store, for reading: a SQLite file that is not there is an error, not created."""
     from bo_hpo.store import open_store
 
     try:
-        return open_store(store)
-    except StoreError as err:
-        _fail(str(err), EXIT_STORE)
+        return open_store(store, create=False)
+    except StoreError as err:  # a file that is not there is a wrong name, not a bad store
+        _fail(str(err), EXIT_BAD_INPUT if str(err).startswith("no store at") else EXIT_STORE)
 
 
 def _when(t: float | None) -> str:
@@ -664,6 +681,12 @@ def status(name: str, store: str | None) -> None:
 @_store_option
 def list_(store: str | None) -> None:
     """List every experiment in the store."""
+    from bo_hpo.store import default_store_url, missing_sqlite_file
+
+    missing = missing_sqlite_file(default_store_url() if store is None else store)
+    if missing is not None:  # nothing has run yet: say so, and create nothing
+        click.echo(f"no experiments: no store at {str(missing)!r} yet")
+        return
     st = _open(store)
     try:
         rows = st.list_experiments()

@@ -841,7 +841,7 @@ def load(name: str, store: Any = None) -> TuningResult:
     from bo_hpo.errors import StoreError
     from bo_hpo.store import open_store
 
-    st = open_store(store)
+    st = open_store(store, create=False)
     info = st.get_experiment(name)
     if info is None:
         known = [e["name"] for e in st.list_experiments()]

@@ -218,7 +218,7 @@ def spec_from_store(name: str, store: str | None = None) -> tuple[ExperimentSpec
     from bo_hpo.experiment import experiment_from_dict
     from bo_hpo.store import open_store
 
-    st = open_store(store)
+    st = open_store(store, create=False)
     info = st.get_experiment(name)
     if info is None:
         known = [e["name"] for e in st.list_experiments()]

@@ -806,7 +806,6 @@ def _cli_cases(seed: int = 5) -> list:
     for name in ["fuzz_nothing", "../x", "", "a" * 500, "x;rm -rf /"]:
         add([rng.choice(["status", "resume"]), name], opens_store=True)
     for args in [["list", "--store", "nonsense://"], ["list", "--store", ""],
-                 ["status", "x", "--store", "sqlite:////proc/x/y.db"],
                  ["run", GOOD, "--store", "sqlite:////proc/x/y.db", "--out", OUT],
                  ["run", GOOD, "--store", "nonsense://", "--out", OUT],
                  ["nightly", GOOD, "--store", "nonsense://"],
@@ -818,6 +817,8 @@ def _cli_cases(seed: int = 5) -> list:
                  ["list", "--store", f"sqlite:///{DIR}"]]:
         add(args, code=4)
     add(["list"], code=4, env={"BO_HPO_STORE": PG})
+    # reading a store that is not there: a wrong name (2), and nothing is created
+    add(["status", "x", "--store", "sqlite:////proc/x/y.db"], code=2)
     return cases
 
 

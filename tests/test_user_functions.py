@@ -232,3 +232,41 @@ def test_a_baseline_value_of_an_inactive_parameter_is_dropped_with_a_warning(cap
                              seed=0, baseline={"opt": "Adam", "m": 0.5})
     assert result.records[0].config == {"opt": "Adam"}
     assert "baseline: m=0.5 not used: inactive for this baseline" in caplog.text
+
+
+def test_commands_that_only_read_create_no_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BO_HPO_STORE", raising=False)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["list"])
+    assert listed.exit_code == 0 and "no experiments: no store at" in listed.output
+    elsewhere = f"sqlite:///{tmp_path / 'nodir' / 'x.db'}"
+    for args in (["status", "foo"], ["report", "foo"], ["resume", "foo"],
+                 ["status", "foo", "--store", elsewhere], ["list", "--store", elsewhere]):
+        done = runner.invoke(main, args)
+        assert done.exit_code in (0, EXIT_BAD_INPUT), (args, done.output)
+        assert "no store at" in done.output and "Traceback" not in done.output
+    with pytest.raises(bo_hpo.errors.StoreError, match="no store at"):
+        bo_hpo.load("foo", store=elsewhere)
+    assert not list(tmp_path.iterdir())  # no reports/, no nodir/, no database
+
+
+def test_a_run_piped_into_head_goes_on_to_the_end(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "userobj_quick.py").write_text(QUICK)
+    path = _experiment(tmp_path, "userobj_quick:quick", name="piped", trials=6, timeout=60)
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # head exits after the header and one trial line: every later write hits a closed pipe
+    done = subprocess.run(
+        f"{sys.executable} -m bo_hpo.cli run {path} --store {store} | head -2; "
+        f"echo \"rc=${{PIPESTATUS[0]}}\"", shell=True, executable="/bin/bash", cwd=tmp_path,
+        env=env, capture_output=True, text=True, timeout=300)
+    assert done.stdout.count("\n") == 3 and "rc=0" in done.stdout, done.stdout + done.stderr
+    records = bo_hpo.load("piped", store=store).records
+    assert [r.status for r in records] == ["completed"] * 6
+    assert (tmp_path / "reports" / "piped" / "report.html").exists() or \
+        (tmp_path / "reports" / "piped.html").exists()

@@ -43,12 +43,16 @@ def default_store_url() -> str:
     return os.environ.get("BO_HPO_STORE") or DEFAULT_STORE
 
 
-def open_store(url: str | SQLStore | None = None) -> SQLStore:
+def open_store(url: str | SQLStore | None = None, *, create: bool = True) -> SQLStore:
     """Open the store at ``url`` (``None``: ``$BO_HPO_STORE`` or the default file).
+
+    ``create=False`` (what only reads: status, list, report, load) refuses a SQLite file
+    that does not exist instead of creating it and its directory.
 
     Raises:
         StoreError: the URL is malformed, the server unreachable, the file corrupted or
-            read-only, or the schema newer than this bo_hpo (nothing is changed then).
+            read-only, missing with ``create=False``, or the schema newer than this bo_hpo
+            (nothing is changed then).
     """
     if isinstance(url, SQLStore):
         return url
@@ -67,7 +71,28 @@ def open_store(url: str | SQLStore | None = None) -> SQLStore:
             "store URL is malformed; expected sqlite:///path/to/file.db or "
             "postgresql+psycopg://user:password@host/database"
         ) from None
+    missing = missing_sqlite_file(url)
+    if missing is not None and not create:
+        raise StoreError(f"no store at {str(missing)!r}: nothing has run with this store "
+                         f"yet (--store or $BO_HPO_STORE names another)")
     return SQLStore(url)
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite ``url`` when it does not exist yet, else ``None`` (another
+    backend, an in-memory database, or the file is there)."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+    except Exception:  # noqa: BLE001 - the store's own opening reports a bad URL
+        return None
+    if not database or database == ":memory:":
+        return None
+    path = Path(database)
+    return None if path.exists() else path
 
 
 def log_path(url: str, name: str) -> Path:
