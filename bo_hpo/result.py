@@ -77,7 +77,8 @@ class TuningResult:
         tally = (f"trials: {counts['completed']} completed, {counts['failed']} failed, "
                  f"{counts['invalid']} invalid"
                  + (f", {counts['interrupted']} interrupted" if counts["interrupted"] else "")
-                 + f"; stopped: {self.stop_reason}")
+                 + (f"; {_NOT_STOPPED[self.stop_reason]}" if self.stop_reason in _NOT_STOPPED
+                    else f"; stopped: {self.stop_reason}"))
         if self.recommendation_source == "none":
             return "\n".join([tally] + [f"note: {note}" for note in self.notes])
         lines = [f"best config (trial {self.best_trial}, {self.recommendation_source}):"]
@@ -105,6 +106,12 @@ class TuningResult:
         lines.append(tally)
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+#: A stored experiment's status where no run has stopped it (``load`` of an ask/tell
+#: experiment, or of one a run holds or a kill left): what the summary says instead.
+_NOT_STOPPED = {"created": "open: its trials come from ask and tell",
+                "running": "a run holds it, or one was killed (`bo-hpo status` says which)"}
 
 
 def trials_frame(records: list[TrialRecord], param_names: list[str]) -> pd.DataFrame:

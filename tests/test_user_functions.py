@@ -270,3 +270,13 @@ def test_a_run_piped_into_head_goes_on_to_the_end(tmp_path):
     assert [r.status for r in records] == ["completed"] * 6
     assert (tmp_path / "reports" / "piped" / "report.html").exists() or \
         (tmp_path / "reports" / "piped.html").exists()
+
+
+def test_the_summary_of_an_ask_tell_experiment_does_not_say_stopped(tmp_path):
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    exp = bo_hpo.Experiment("asked", store, {"x": ("uniform", 0.0, 1.0)}, seed=0)
+    for _ in range(2):
+        trial = exp.ask()
+        exp.tell(trial, trial.config["x"])
+    text = bo_hpo.load("asked", store=store).summary()
+    assert "open: its trials come from ask and tell" in text and "stopped:" not in text
