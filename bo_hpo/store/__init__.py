@@ -71,8 +71,8 @@ def open_store(url: str | SQLStore | None = None, *, create: bool = True) -> SQL
             "store URL is malformed; expected sqlite:///path/to/file.db or "
             "postgresql+psycopg://user:password@host/database"
         ) from None
-    missing = missing_sqlite_file(url)
-    if missing is not None and not create:
+    missing = None if create else missing_sqlite_file(url)
+    if missing is not None:
         raise StoreError(f"no store at {str(missing)!r}: nothing has run with this store "
                          f"yet (--store or $BO_HPO_STORE names another)")
     return SQLStore(url)
