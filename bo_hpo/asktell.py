@@ -189,8 +189,9 @@ class Experiment:
         avoid the region, as in :func:`bo_hpo.tune`).
 
         Raises:
-            StoreError: no such trial, or it is not running (told twice).
-            ConfigError: the value is not a number or pair.
+            StoreError: the experiment is not in the store, or the store cannot be used.
+            ConfigError: no such trial, or it is not running (told twice), or the value
+                is not a number or pair (a ``ValueError``, as Optuna's ``tell`` raises).
 
         Returns:
             The trial as stored: a NaN or infinite value is recorded as failed
@@ -204,9 +205,9 @@ class Experiment:
             raise StoreError(f"no experiment {self.name!r} in {self.store.display_url}")
         record = next((r for r in self.store.trials(info.id) if r.trial == number), None)
         if record is None:
-            raise StoreError(f"experiment {self.name!r} has no trial {number!r}")
+            raise ConfigError(f"experiment {self.name!r} has no trial {number!r}")
         if record.status != "running":
-            raise StoreError(f"trial {number} of {self.name!r} is {record.status}, not "
+            raise ConfigError(f"trial {number} of {self.name!r} is {record.status}, not "
                              f"running; its result was told already")
         record.ended_at = time.time()
         record.eval_seconds = record.ended_at - (record.started_at or record.ended_at)

@@ -205,9 +205,9 @@ def test_ask_and_tell_in_python(tmp_path, objectives):
     assert second.config != first.config
     exp.tell(first, objectives.bowl(first.config))
     exp.tell(second.number, failed="diverged")
-    with pytest.raises(bo_hpo.StoreError, match="told already"):
+    with pytest.raises(bo_hpo.ConfigError, match="told already"):
         exp.tell(first, 1.0)
-    with pytest.raises(bo_hpo.StoreError, match="no trial 99"):
+    with pytest.raises(ValueError, match="no trial 99"):
         exp.tell(99, 1.0)
     later = bo_hpo.Experiment("py", store=store)  # another process: the stored space
     third = later.ask()

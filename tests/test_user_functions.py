@@ -280,3 +280,22 @@ def test_the_summary_of_an_ask_tell_experiment_does_not_say_stopped(tmp_path):
         exp.tell(trial, trial.config["x"])
     text = bo_hpo.load("asked", store=store).summary()
     assert "open: its trials come from ask and tell" in text and "stopped:" not in text
+
+
+def test_telling_a_trial_twice_or_one_never_asked_is_bad_input(tmp_path):
+    """Optuna's ``tell`` raises ValueError for both; here a ConfigError (a ValueError), and
+    the CLI exits 2 without touching the stored result."""
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    exp = bo_hpo.Experiment("twice", store=store, space={"x": ("uniform", 0.0, 1.0)}, seed=0)
+    trial = exp.ask()
+    exp.tell(trial, 0.5)
+    with pytest.raises(ConfigError, match=r"trial 0 of 'twice' is completed.*told already"):
+        exp.tell(trial, 0.1)
+    runner = CliRunner()
+    twice = runner.invoke(main, ["tell", "twice", "0", "0.1", "--store", store])
+    assert twice.exit_code == EXIT_BAD_INPUT, twice.output
+    assert "told already" in twice.output
+    never = runner.invoke(main, ["tell", "twice", "7", "0.1", "--store", store])
+    assert never.exit_code == EXIT_BAD_INPUT and "has no trial 7" in never.output
+    assert [(r.status, r.mean) for r in bo_hpo.load("twice", store=store).records] == [
+        ("completed", 0.5)]
