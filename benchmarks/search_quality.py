@@ -1123,28 +1123,37 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _reuse_key(r: dict[str, Any]) -> tuple:
+    """What must match for a finished run to stand in for a task; the checkpoints are
+    checked apart (a run scored at more checkpoints serves a task asking for fewer)."""
     return (r["phase"], r["method"], r["problem"], r["seed"], r["n_trials"],
-            tuple(int(c) for c in r["checkpoints"]), json.dumps(r["opts"], sort_keys=True))
+            json.dumps(r["opts"], sort_keys=True))
 
 
 def _take_reused(
     tasks: list[dict[str, Any]], paths: Sequence[Path], on_finish: Callable[[dict], None]
 ) -> list[dict[str, Any]]:
-    """Hand finished runs from earlier JSON files to ``on_finish``; return the rest."""
-    found: dict[tuple, dict[str, Any]] = {}
+    """Hand finished runs from earlier JSON files to ``on_finish``; return the rest. A run
+    whose checkpoints include the task's is kept at the task's checkpoints only, so seed
+    batches run with different checkpoint lists combine into one table."""
+    found: dict[tuple, list[dict[str, Any]]] = {}
     for path in paths:
         for r in json.loads(Path(path).read_text()).get("runs", []):
             if r.get("status") == "ok" and "opts" in r:
                 r["checkpoints"] = {int(k): v for k, v in r["checkpoints"].items()}
-                found[(*_reuse_key({**r, "checkpoints": r["checkpoint_list"]}),)] = {
-                    **r, "reused_from": str(path)}
+                found.setdefault(_reuse_key(r), []).append({**r, "reused_from": str(path)})
     left = []
     for t in tasks:
-        r = found.get(_reuse_key(t))
+        want = [int(c) for c in t["checkpoints"]]
+        r = next((r for r in found.get(_reuse_key(t), [])
+                  if set(want) <= {int(c) for c in r["checkpoint_list"]}), None)
         if r is None:
             left.append(t)
-        else:
-            on_finish(r)
+            continue
+        alts = {int(k): v for k, v in r.get("alternatives", {}).items()}
+        on_finish({**r, "checkpoint_list": want,
+                   "checkpoints": {c: r["checkpoints"][c] for c in want},
+                   **({"alternatives": {c: alts[c] for c in want if c in alts}}
+                      if "alternatives" in r else {})})
     if len(left) < len(tasks):
         log(f"reused {len(tasks) - len(left)} finished runs from {', '.join(map(str, paths))}")
     return left

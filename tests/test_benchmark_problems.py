@@ -128,3 +128,36 @@ def test_tables_take_a_run_stopped_before_the_last_checkpoint() -> None:
     assert model["regret@100 med"] == 0.1 and model["regret@20 med"] == 0.4
     verdict = S.verdict_table(records, [100])
     assert list(verdict["seeds"]) == [1]
+
+
+def test_a_run_scored_at_more_checkpoints_is_reused_at_the_tasks_checkpoints(tmp_path) -> None:
+    """Seed batches run with different checkpoint lists (15,20,50,100 against 20,50,100)
+    combine into one table through ``--reuse``; a task asking for a checkpoint the stored
+    run lacks runs again."""
+    import json
+
+    import search_quality as S
+
+    opts = {"observe": "bare"}
+    stored = {"phase": "quality", "method": "bo_hpo", "problem": "p", "seed": 1,
+              "n_trials": 100, "opts": opts, "status": "ok",
+              "checkpoint_list": [15, 20, 50, 100],
+              "checkpoints": {str(n): {"config": {"x": n}} for n in (15, 20, 50, 100)},
+              "alternatives": {"15": {"observed": {"x": 0}}, "50": {"observed": {"x": 1}}}}
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps({"runs": [stored]}))
+
+    def task(checkpoints, seed=1):
+        return {"phase": "quality", "method": "bo_hpo", "problem": "p", "seed": seed,
+                "n_trials": 100, "opts": opts, "checkpoints": checkpoints}
+
+    taken: list[dict] = []
+    left = S._take_reused([task([20, 50, 100]), task([10, 20]), task([20, 50, 100], seed=2)],
+                          [path], taken.append)
+    assert [(t["checkpoints"], t["seed"]) for t in left] == [([10, 20], 1), ([20, 50, 100], 2)]
+    (run,) = taken
+    assert run["checkpoint_list"] == [20, 50, 100]
+    assert run["checkpoints"] == {20: {"config": {"x": 20}}, 50: {"config": {"x": 50}},
+                                  100: {"config": {"x": 100}}}
+    assert run["alternatives"] == {50: {"observed": {"x": 1}}}
+    assert run["reused_from"] == str(path)
