@@ -1035,8 +1035,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         help="earlier JSON results (repeatable): a finished run with the same method, "
-        "problem, seed, length, checkpoints and options is taken from there instead of "
-        "being run again (runs are deterministic given the seed); the JSON records which",
+        "problem, seed, length and options, scored at (at least) the checkpoints asked for, "
+        "is taken from there instead of being run again (runs are deterministic given the "
+        "seed); the JSON records which",
     )
     p.add_argument(
         "--infeasible",
