@@ -10,6 +10,7 @@ from bo_hpo.errors import (
     BoHpoError,
     ConfigError,
     LockedError,
+    NotFoundError,
     SearchSpaceError,
     SpaceChangedError,
     StoreError,
@@ -26,7 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BoHpoError", "Budget", "Choice", "ConfigError", "Evaluation", "Experiment", "Fixed",
-    "Float", "Int", "Trial",
-    "LockedError", "SearchSpace", "SearchSpaceError", "SpaceChangedError", "StoreError",
+    "Float", "Int", "Trial", "LockedError", "NotFoundError",
+    "SearchSpace", "SearchSpaceError", "SpaceChangedError", "StoreError",
     "TrialFailed", "TuningError", "TuningResult", "load", "report_step", "tune",
 ]

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bo_hpo.errors import ConfigError, LockedError, StoreError, TrialFailed
+from bo_hpo.errors import ConfigError, LockedError, NotFoundError, TrialFailed
 from bo_hpo.space import SearchSpace
 from bo_hpo.trial import PENALISED_REASONS, TrialRecord, as_plain
 
@@ -65,7 +65,9 @@ class Experiment:
         from bo_hpo.store import open_store
 
         self.name = check_name(name)
-        self.store = open_store(store)
+        # without a space nothing can be created: a SQLite file that is not there is a wrong
+        # path, said at once, and no empty database is left behind
+        self.store = open_store(store, create=space is not None)
         self.space = None if space is None else SearchSpace(space, constraints=constraints)
         self.baseline = (None if baseline is None or self.space is None
                          else self.space.check_config(baseline, what="baseline"))
@@ -80,8 +82,9 @@ class Experiment:
 
         Raises:
             LockedError: a run holds the experiment for longer than ``lock_timeout``.
-            StoreError: the store cannot be used, or the experiment does not exist and no
-                ``space`` was given to create it.
+            NotFoundError: the experiment does not exist and no ``space`` was given to
+                create it (a :class:`StoreError`, like every store failure).
+            StoreError: the store cannot be used.
         """
         from bo_hpo.store import Owner
 
@@ -97,7 +100,7 @@ class Experiment:
         info = self.store.get_experiment(self.name)
         if info is None:
             if self.space is None:
-                raise StoreError(f"no experiment {self.name!r} in {self.store.display_url}; "
+                raise NotFoundError(f"no experiment {self.name!r} in {self.store.display_url}; "
                                  f"give space= to create it")
             from bo_hpo.durable import package_versions
 
@@ -189,7 +192,8 @@ class Experiment:
         avoid the region, as in :func:`bo_hpo.tune`).
 
         Raises:
-            StoreError: the experiment is not in the store, or the store cannot be used.
+            NotFoundError: the experiment is not in the store.
+            StoreError: the store cannot be used.
             ConfigError: no such trial, or it is not running (told twice), or the value
                 is not a number or pair (a ``ValueError``, as Optuna's ``tell`` raises).
 
@@ -202,7 +206,7 @@ class Experiment:
         number = trial.number if isinstance(trial, Trial) else trial
         info = self.store.get_experiment(self.name)
         if info is None:
-            raise StoreError(f"no experiment {self.name!r} in {self.store.display_url}")
+            raise NotFoundError(f"no experiment {self.name!r} in {self.store.display_url}")
         record = next((r for r in self.store.trials(info.id) if r.trial == number), None)
         if record is None:
             raise ConfigError(f"experiment {self.name!r} has no trial {number!r}")

@@ -22,6 +22,7 @@ from bo_hpo.errors import (
     BoHpoError,
     ConfigError,
     LockedError,
+    NotFoundError,
     SearchSpaceError,
     SpaceChangedError,
     StoreError,
@@ -80,6 +81,11 @@ _store_option = click.option(
 def _fail(message: str, code: int) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def _store_fail(err: StoreError) -> None:
+    """Exit 2 for a wrong name or path (nothing there), 4 for a store that cannot be used."""
+    _fail(str(err), EXIT_BAD_INPUT if isinstance(err, NotFoundError) else EXIT_STORE)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -251,7 +257,7 @@ def resume(name: str, trials: int | None, seconds: float | None, out: str | None
         overrides.update({k: v for k, v in dict(trials=trials, seconds=seconds).items()
                           if v is not None})
     except StoreError as err:
-        _fail(str(err), EXIT_STORE if "cannot" in str(err) else EXIT_BAD_INPUT)
+        _store_fail(err)
     except (ConfigError, SearchSpaceError) as err:
         _fail(str(err), EXIT_BAD_INPUT)
     _execute(spec, overrides, store, out, fresh=False, nightly=False,
@@ -341,7 +347,7 @@ def _execute(spec: Any, overrides: dict[str, Any], store: str | None, out: str |
               "a dated name.", EXIT_BAD_INPUT)
     except StoreError as err:
         printer.close()
-        _fail(str(err), EXIT_STORE)
+        _store_fail(err)
     except (ConfigError, SearchSpaceError) as err:
         printer.close()
         message = str(err)
@@ -554,7 +560,7 @@ def ask(experiment: str, variant: str | None, store: str | None) -> None:
     except LockedError as err:
         _fail(f"{spec.name}: {err}", EXIT_LOCKED)
     except StoreError as err:
-        _fail(str(err), EXIT_STORE)
+        _store_fail(err)
     except (ConfigError, SearchSpaceError) as err:
         _fail(str(err), EXIT_BAD_INPUT)
     click.echo(json.dumps({"experiment": spec.name, "trial": trial.number,
@@ -583,8 +589,7 @@ def tell(name: str, trial: int, value: float | None, sem: float | None, failed: 
         record = exp.tell(trial, None if value is None else (value, sem), failed=failed,
                           detail=detail)
     except StoreError as err:
-        code = EXIT_STORE if str(err).startswith(("cannot", "store")) else EXIT_BAD_INPUT
-        _fail(str(err), code)
+        _store_fail(err)
     except ConfigError as err:
         _fail(str(err), EXIT_BAD_INPUT)
     detail = f": {record.detail}" if record.detail else ""
@@ -600,7 +605,7 @@ def _open(store: str | None) -> Any:
     try:
         return open_store(store, create=False)
     except StoreError as err:  # a file that is not there is a wrong name, not a bad store
-        _fail(str(err), EXIT_BAD_INPUT if str(err).startswith("no store at") else EXIT_STORE)
+        _store_fail(err)
 
 
 def _when(t: float | None) -> str:
@@ -628,7 +633,7 @@ def status(name: str, store: str | None) -> None:
         nights = st.nights(info.id)
         lease = st.lease(info.id)
     except StoreError as err:
-        _fail(str(err), EXIT_STORE)
+        _store_fail(err)
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -691,7 +696,7 @@ def list_(store: str | None) -> None:
     try:
         rows = st.list_experiments()
     except StoreError as err:
-        _fail(str(err), EXIT_STORE)
+        _store_fail(err)
     if not rows:
         click.echo(f"no experiments in {st.display_url}")
         return
@@ -815,7 +820,7 @@ def report(name: str, out: str | None, store: str | None) -> None:
     try:
         result = bo_hpo.load(name, store=store)
     except StoreError as err:
-        _fail(str(err), EXIT_STORE if "cannot" in str(err) else EXIT_BAD_INPUT)
+        _store_fail(err)
     path = Path(out) if out else _report_path(name)
     try:
         write_report(result, path)
@@ -851,7 +856,7 @@ def refine(name: str, out: str | None, force: bool, store: str | None) -> None:
                   EXIT_BAD_INPUT)
         refined = refine_result(result, store=store, path=path.resolve())
     except StoreError as err:
-        _fail(str(err), EXIT_STORE if "cannot" in str(err) else EXIT_BAD_INPUT)
+        _store_fail(err)
     except (ConfigError, SearchSpaceError) as err:
         _fail(str(err), EXIT_BAD_INPUT)
     try:

@@ -37,6 +37,11 @@ class StoreError(BoHpoError):
     read-only, or holding a different experiment under the name. Never shows a password."""
 
 
+class NotFoundError(StoreError):
+    """The store file, or the experiment named in it, is not there: a wrong name or path,
+    not a broken store (exit code 2 from the CLI, where other store errors give 4)."""
+
+
 class LockedError(BoHpoError):
     """Another live process holds the experiment's lease (a run or nightly job is going
     on); nothing was changed."""

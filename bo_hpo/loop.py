@@ -835,17 +835,18 @@ def load(name: str, store: Any = None) -> TuningResult:
     trials.
 
     Raises:
-        StoreError: the store cannot be opened, or holds no experiment ``name``.
+        NotFoundError: the store holds no experiment ``name`` (a :class:`StoreError`).
+        StoreError: the store cannot be opened.
     """
     from bo_hpo.budget import Budget
-    from bo_hpo.errors import StoreError
+    from bo_hpo.errors import NotFoundError
     from bo_hpo.store import open_store
 
     st = open_store(store, create=False)
     info = st.get_experiment(name)
     if info is None:
         known = [e["name"] for e in st.list_experiments()]
-        raise StoreError(f"no experiment {name!r} in {st.display_url}; it holds {known}")
+        raise NotFoundError(f"no experiment {name!r} in {st.display_url}; it holds {known}")
     records = st.trials(info.id)
     space = SearchSpace.from_dict(st.space_versions(info.id)[-1]["space"])
     completed = [r for r in records if r.status == "completed" and r.mean is not None]

@@ -211,10 +211,10 @@ def spec_from_store(name: str, store: str | None = None) -> tuple[ExperimentSpec
     applied, to continue it without the file.
 
     Raises:
-        StoreError: no such experiment, or one created from Python (its objective is a
+        NotFoundError: no such experiment, or one created from Python (its objective is a
             function the store cannot hold: continue it by calling ``tune`` again).
     """
-    from bo_hpo.errors import StoreError
+    from bo_hpo.errors import NotFoundError
     from bo_hpo.experiment import experiment_from_dict
     from bo_hpo.store import open_store
 
@@ -222,10 +222,10 @@ def spec_from_store(name: str, store: str | None = None) -> tuple[ExperimentSpec
     info = st.get_experiment(name)
     if info is None:
         known = [e["name"] for e in st.list_experiments()]
-        raise StoreError(f"no experiment {name!r} in {st.display_url}; it holds {known}")
+        raise NotFoundError(f"no experiment {name!r} in {st.display_url}; it holds {known}")
     stored = info.spec.get("file")
     if info.source != "file" or not stored:
-        raise StoreError(
+        raise NotFoundError(
             f"experiment {name!r} was created from Python; continue it by calling "
             f"bo_hpo.tune(..., store=..., name={name!r}) with the same objective"
         )

@@ -241,14 +241,31 @@ def test_commands_that_only_read_create_no_store(tmp_path, monkeypatch):
     listed = runner.invoke(main, ["list"])
     assert listed.exit_code == 0 and "no experiments: no store at" in listed.output
     elsewhere = f"sqlite:///{tmp_path / 'nodir' / 'x.db'}"
-    for args in (["status", "foo"], ["report", "foo"], ["resume", "foo"],
-                 ["status", "foo", "--store", elsewhere], ["list", "--store", elsewhere]):
+    for args in (["status", "foo"], ["report", "foo"], ["resume", "foo"], ["tell", "foo", "0", "1"],
+                 ["status", "foo", "--store", elsewhere], ["list", "--store", elsewhere],
+                 ["tell", "foo", "0", "1", "--store", elsewhere]):
         done = runner.invoke(main, args)
         assert done.exit_code in (0, EXIT_BAD_INPUT), (args, done.output)
         assert "no store at" in done.output and "Traceback" not in done.output
-    with pytest.raises(bo_hpo.errors.StoreError, match="no store at"):
+    with pytest.raises(bo_hpo.errors.NotFoundError, match="no store at"):
         bo_hpo.load("foo", store=elsewhere)
+    with pytest.raises(bo_hpo.errors.NotFoundError, match="no store at"):
+        bo_hpo.Experiment("foo", store=elsewhere).ask()  # no space: it could create nothing
     assert not list(tmp_path.iterdir())  # no reports/, no nodir/, no database
+
+
+@pytest.mark.parametrize("args", [["status", "foo"], ["report", "foo"], ["resume", "foo"],
+                                  ["tell", "foo", "0", "1"], ["list"]])
+def test_a_malformed_store_url_exits_4_from_every_command(args, tmp_path, monkeypatch):
+    """The README's promise: a store that cannot be used, a malformed URL included, is exit 4
+    from every command; a name that is not there is exit 2 (a wrong name, not a bad store)."""
+    from bo_hpo.cli import EXIT_STORE
+
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(main, [*args, "--store", "sqlite://x.db"])
+    assert done.exit_code == EXIT_STORE, done.output
+    assert "three slashes" in done.output and "Traceback" not in done.output
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_run_piped_into_head_goes_on_to_the_end(tmp_path):

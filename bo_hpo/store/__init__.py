@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bo_hpo.errors import StoreError
+from bo_hpo.errors import NotFoundError, StoreError
 from bo_hpo.store.sql import (
     HEARTBEAT_INTERVAL,
     STALE_AFTER,
@@ -50,9 +50,10 @@ def open_store(url: str | SQLStore | None = None, *, create: bool = True) -> SQL
     that does not exist instead of creating it and its directory.
 
     Raises:
+        NotFoundError: the SQLite file is missing and ``create=False`` (a
+            :class:`StoreError`).
         StoreError: the URL is malformed, the server unreachable, the file corrupted or
-            read-only, missing with ``create=False``, or the schema newer than this bo_hpo
-            (nothing is changed then).
+            read-only, or the schema newer than this bo_hpo (nothing is changed then).
     """
     if isinstance(url, SQLStore):
         return url
@@ -73,7 +74,7 @@ def open_store(url: str | SQLStore | None = None, *, create: bool = True) -> SQL
         ) from None
     missing = None if create else missing_sqlite_file(url)
     if missing is not None:
-        raise StoreError(f"no store at {str(missing)!r}: nothing has run with this store "
+        raise NotFoundError(f"no store at {str(missing)!r}: nothing has run with this store "
                          f"yet (--store or $BO_HPO_STORE names another)")
     return SQLStore(url)
 
