@@ -91,6 +91,11 @@ class Experiment:
         owner = Owner.current()
         info = self._hold(owner)
         try:
+            if info.status in ("done", "stopped", "interrupted"):
+                # asked after a run stopped: the experiment is open again, and the run's stop
+                # reason ("max_trials (10) reached") no longer describes its trials
+                summary = {k: v for k, v in (info.summary or {}).items() if k != "stop_reason"}
+                self.store.update_experiment(info.id, status="created", summary=summary)
             return self._ask(info)
         finally:
             self.store.release_lease(info.id, owner)

@@ -299,6 +299,26 @@ def test_the_summary_of_an_ask_tell_experiment_does_not_say_stopped(tmp_path):
     assert "open: its trials come from ask and tell" in text and "stopped:" not in text
 
 
+def test_trials_asked_after_a_run_stopped_reopen_the_experiment(tmp_path):
+    """A run stopped at its budget, then two more trials came from ask and tell: the summary
+    must not say the run's "max_trials (3) reached" beside five trials."""
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    space = {"x": ("uniform", 0.0, 1.0)}
+    ran = bo_hpo.tune(lambda c: c["x"], space, budget=3, seed=0, store=store, name="e")
+    assert "stopped: max_trials (3) reached" in ran.summary()
+    exp = bo_hpo.Experiment("e", store)
+    for _ in range(2):
+        trial = exp.ask()
+        exp.tell(trial, trial.config["x"])
+    loaded = bo_hpo.load("e", store=store)
+    assert len(loaded.records) == 5
+    assert "open: its trials come from ask and tell" in loaded.summary()
+    assert "max_trials (3)" not in loaded.summary()
+    again = bo_hpo.tune(lambda c: c["x"], space, budget=6, seed=0, store=store, name="e")
+    assert [r.trial for r in again.records] == [0, 1, 2, 3, 4, 5]  # five kept, one more
+    assert "stopped: max_trials (6) reached" in again.summary()
+
+
 def test_telling_a_trial_twice_or_one_never_asked_is_bad_input(tmp_path):
     """Optuna's ``tell`` raises ValueError for both; here a ConfigError (a ValueError), and
     the CLI exits 2 without touching the stored result."""
