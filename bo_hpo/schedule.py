@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bo_hpo.errors import ConfigError
+from bo_hpo.store.sql import _SECRET_QUERY, _passwords
 
 CRON_MARKER = "# bo-hpo:"
 UNIT_PREFIX = "bo-hpo-"
@@ -270,6 +271,9 @@ def redact(text: str, store_url: str | None = None) -> str:
             text = text.replace(raw.group("pw"), "***")  # as written in the URL (%-encoded)
         if password:
             text = text.replace(str(password), "***")  # decoded
+        for secret in sorted(_passwords(store_url), key=len, reverse=True):  # ?password=
+            text = text.replace(secret, "***")
+    text = _SECRET_QUERY.sub(r"\1***", text)
     return _URL_PASSWORD_RE.sub(lambda m: m.group("pre") + "***" if m.group("pw") else m[0],
                                 text)
 

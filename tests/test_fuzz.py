@@ -813,6 +813,13 @@ def _cli_cases(seed: int = 5) -> list:
                  ["resume", "x", "--store", PG],
                  ["run", GOOD, "--store", PG, "--out", OUT],
                  ["status", "x", "--store", f"mysql://u:{SECRET}@h/db"],
+                 # a password in the query, an option libpq does not know, another driver's
+                 # scheme, a port that is not a number
+                 ["list", "--store", f"postgresql+psycopg://u@127.0.0.1:1/db?password={SECRET}"],
+                 ["status", "x", "--store", f"{PG}?bogusopt=1"],
+                 ["list", "--store", PG.replace("+psycopg", "+psycopg2")],
+                 ["list", "--store", PG.replace("postgresql+psycopg", "postgres")],
+                 ["list", "--store", PG.replace(":1/", ":abc/")],
                  ["list", "--store", f"sqlite:///{FILE}"],
                  ["list", "--store", f"sqlite:///{DIR}"]]:
         add(args, code=4)

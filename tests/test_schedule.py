@@ -133,6 +133,10 @@ def test_redact_hides_the_password():
     assert redact("sqlite:///tmp/x.db and u@example.org", "sqlite:///tmp/x.db") == \
         "sqlite:///tmp/x.db and u@example.org"
     assert redact(f"a {URL}") == "a postgresql+psycopg://u:***@127.0.0.1/db"  # no URL given
+    query = "postgresql+psycopg://u@127.0.0.1/db?host=/tmp&password=s3cret&sslpassword=pw2"
+    for shown in (redact(f"--store {query}", query), redact(f"--store {query}")):
+        assert shown == "--store postgresql+psycopg://u@127.0.0.1/db?host=/tmp&password=***" \
+            "&sslpassword=***"
 
 
 # ------------------------------------------------------------------------- nightly_command

@@ -67,10 +67,11 @@ def open_store(url: str | SQLStore | None = None, *, create: bool = True) -> SQL
         from sqlalchemy.engine import make_url
 
         make_url(url)
-    except Exception:
+    except Exception as err:  # its text may hold the password: only the port's case is named
+        why = " (its port is not a number)" if "int()" in str(err) else ""
         raise StoreError(
-            "store URL is malformed; expected sqlite:///path/to/file.db or "
-            "postgresql+psycopg://user:password@host/database"
+            f"store URL is malformed{why}; expected sqlite:///path/to/file.db or "
+            "postgresql+psycopg://user:password@host:5432/database"
         ) from None
     missing = None if create else missing_sqlite_file(url)
     if missing is not None:

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import time
 import uuid
@@ -128,23 +129,33 @@ class NightInfo:
     detail: str | None
 
 
+#: Query parameters that libpq reads as a password (``?password=...`` is as valid as ``u:pw@``).
+_SECRET_QUERY = re.compile(r"([?&](?:ssl)?pass(?:word|wd)?=)[^&]*", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``; safe to print or log."""
+    """The URL with its passwords replaced by ``***``; safe to print or log."""
     try:
         from sqlalchemy.engine import make_url
 
-        return make_url(url).render_as_string(hide_password=True)
+        return _SECRET_QUERY.sub(r"\1***", make_url(url).render_as_string(hide_password=True))
     except Exception:  # not a URL at all: show nothing that might be a secret
         return "<store URL>"
 
 
-def _password(url: str) -> str | None:
+def _passwords(url: str) -> list[str]:
+    """Every password the URL holds, in its user part or its query, to scrub from errors."""
     try:
         from sqlalchemy.engine import make_url
 
-        return make_url(url).password
+        parsed = make_url(url)
     except Exception:
-        return None
+        return []
+    found = [parsed.password] if parsed.password else []
+    for key, value in parsed.query.items():
+        if _SECRET_QUERY.match(f"?{key}="):
+            found += [value] if isinstance(value, str) else list(value)
+    return [str(v) for v in found if v]
 
 
 def _dumps(value: Any) -> str:
@@ -184,10 +195,16 @@ class SQLStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.display_url = redact(url)
-        self._secret = _password(url)
+        self._secrets = _passwords(url)
         self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
         self.engine = self._connect()
-        self._migrate()
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            self._migrate()
+        except DBAPIError as err:  # the first connection: any database error here means the
+            # store cannot be used (an unknown ?option=, a wrong database name), not a bug
+            raise StoreError(self._describe(err)) from None
 
     # ------------------------------------------------------------------ opening
     def _connect(self) -> Any:
@@ -233,14 +250,15 @@ class SQLStore:
         try:
             return create_engine(self.url, pool_pre_ping=True,
                                  connect_args={"connect_timeout": 10})
-        except ImportError as err:
-            raise StoreError(
-                f"the PostgreSQL driver is not installed ({err}); install it with "
-                f"pip install 'bo-hpo[postgres]'"
-            ) from None
-        except Exception as err:
-            raise StoreError(f"store URL {self.display_url!r} is not usable: "
-                             f"{self._scrub(err)}") from None
+        except Exception as err:  # no driver for the scheme: name the one bo_hpo installs
+            scheme = self.url.split("://", 1)[0]
+            hint = ("install it with pip install 'bo-hpo[postgres]'"
+                    if scheme == "postgresql+psycopg" else
+                    f"bo_hpo's driver is psycopg 3: write postgresql+psycopg:// instead of "
+                    f"{scheme}:// (pip install 'bo-hpo[postgres]' installs it)")
+            what = ("the PostgreSQL driver is not installed" if isinstance(err, ImportError)
+                    else f"store URL {self.display_url!r} is not usable")
+            raise StoreError(f"{what} ({self._scrub(err)}); {hint}") from None
 
     def _sqlite_path(self) -> Path | None:
         from sqlalchemy.engine import make_url
@@ -285,8 +303,8 @@ class SQLStore:
 
     def _scrub(self, err: BaseException) -> str:
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if self._secret:
-            text = text.replace(self._secret, "***")
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
         return text.replace(self.url, self.display_url)
 
     @contextmanager

@@ -88,6 +88,24 @@ def test_malformed_url_is_a_store_error(url: Any) -> None:
 
 
 # ------------------------------------------------------------------ PostgreSQL
+@pytest.mark.parametrize(("url", "fix"), [
+    ("postgresql+psycopg2://u:hunter2secret@127.0.0.1:1/db", "write postgresql+psycopg://"),
+    ("postgres://u:hunter2secret@127.0.0.1:1/db", "write postgresql+psycopg://"),
+    ("postgresql+psycopg://u:hunter2secret@127.0.0.1:abc/db", "its port is not a number"),
+    ("postgresql+psycopg://u:hunter2secret@127.0.0.1:1/db?bogusopt=1",
+     'invalid connection option "bogusopt"'),
+    ("postgresql+psycopg://u@127.0.0.1:1/db?password=hunter2secret", "?password=***"),
+])
+def test_a_wrong_postgres_url_says_what_to_write(url: str, fix: str) -> None:
+    """Another driver's scheme, a bad port, an option libpq does not know (a traceback
+    before) or a password in the query (printed before): a StoreError with the fix, and
+    the password hidden."""
+    with pytest.raises(StoreError) as err:
+        open_store(url)
+    assert fix in str(err.value)
+    assert_hidden("hunter2secret", err.value)
+
+
 def test_unreachable_postgres_is_a_store_error_without_the_password() -> None:
     with pytest.raises(StoreError) as err:
         open_store(UNREACHABLE)
