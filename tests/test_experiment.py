@@ -108,6 +108,21 @@ def test_malformed_files_name_the_key(tmp_path, text, error, match):
         load_experiment(_write(tmp_path, text))
 
 
+def test_the_readmes_experiment_file_loads_with_and_without_its_variant(tmp_path):
+    """The README's example is a whole file a user may copy: it must pass `bo-hpo check`."""
+    import re
+
+    readme = (EXPERIMENTS.parent / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.DOTALL)
+    assert blocks, "the README has no TOML example"
+    for i, text in enumerate(blocks):
+        path = tmp_path / f"readme_{i}.toml"
+        path.write_text(text)
+        spec = load_experiment(path)
+        for variant in spec.variants:
+            assert load_experiment(path, variant).name == spec.name
+
+
 def test_missing_file_and_unknown_variant(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_experiment(tmp_path / "nope.toml")
