@@ -213,9 +213,7 @@ class SQLStore:
         except ImportError as err:  # pragma: no cover - a core dependency
             raise StoreError(f"SQLAlchemy is needed for the store: {err}") from None
         if self.backend == "sqlite":
-            path = self._sqlite_path()
-            if path is not None:
-                self._check_sqlite_path(path)
+            self._check_sqlite_path(self._sqlite_path())
             try:
                 engine = create_engine(
                     self.url, connect_args={"timeout": SQLITE_BUSY_MS / 1000,
@@ -260,7 +258,7 @@ class SQLStore:
                     else f"store URL {self.display_url!r} is not usable")
             raise StoreError(f"{what} ({self._scrub(err)}); {hint}") from None
 
-    def _sqlite_path(self) -> Path | None:
+    def _sqlite_path(self) -> Path:
         from sqlalchemy.engine import make_url
 
         url = make_url(self.url)
@@ -271,8 +269,12 @@ class SQLStore:
                 f") and four before an absolute one"
             )
         database = url.database
-        if not database or database == ":memory:":
-            return None
+        if not database or database == ":memory:":  # each connection would get its own
+            raise StoreError(
+                f"store URL {self.display_url!r} names no file: an in-memory SQLite database "
+                f"keeps nothing, so nothing could be resumed or reported; name a file "
+                f"(sqlite:///tuning.db), or leave the store out to tune without one"
+            )
         return Path(database)
 
     def _check_sqlite_path(self, path: Path) -> None:

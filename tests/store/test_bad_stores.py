@@ -87,6 +87,13 @@ def test_malformed_url_is_a_store_error(url: Any) -> None:
         open_store(url)
 
 
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite:///", "sqlite://"])
+def test_an_in_memory_sqlite_store_is_refused(url: str) -> None:
+    """It would keep nothing (and each pooled connection would see its own database)."""
+    with pytest.raises(StoreError, match="names no file: an in-memory SQLite database"):
+        open_store(url)
+
+
 # ------------------------------------------------------------------ PostgreSQL
 @pytest.mark.parametrize(("url", "fix"), [
     ("postgresql+psycopg2://u:hunter2secret@127.0.0.1:1/db", "write postgresql+psycopg://"),
