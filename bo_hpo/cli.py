@@ -538,7 +538,8 @@ def _print_outcome(outcome: Any) -> None:
 @click.option("--variant", help="A [variants.NAME] table of the file (e.g. cpu, gpu).")
 @_store_option
 def ask(experiment: str, variant: str | None, store: str | None) -> None:
-    """Print a configuration to evaluate, as JSON: {"trial": N, "config": {...}}.
+    """Print a configuration to evaluate, as JSON: {"experiment": NAME, "trial": N,
+    "config": {...}}.
 
     For trials run by another scheduler: each call (from any process or machine that reaches
     the store) records a new running trial; concurrent calls get different configurations.
