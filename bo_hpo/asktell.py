@@ -171,8 +171,9 @@ class Experiment:
                 trial=self._next(info), config=config, status="invalid",
                 generator=proposal.generator, reason="invalid", detail="rejected by is_valid",
                 ended_at=time.time()))
-        raise ConfigError("20 proposals in a row were rejected by is_valid; encode the rule as "
-                          "a constraint or narrow the space")
+        raise ConfigError("20 proposals in a row were rejected as invalid (by is_valid, or the "
+                          "experiment file's invalid_if rules); encode the rule as a constraint "
+                          "or narrow the space")
 
     def _next(self, info: Any) -> int:
         return max((r.trial for r in self.store.trials(info.id)), default=-1) + 1

@@ -76,6 +76,9 @@ class BudgetTracker:
         self.best: float | None = None
         self.since_improvement = 0
         self._earlier_seconds = 0.0
+        #: Where the limits apply, said in the stop reason: "" for the whole experiment,
+        #: "this night's " when a nightly job's budget is the night's alone.
+        self.scope = ""
 
     @property
     def seconds(self) -> float:
@@ -106,11 +109,11 @@ class BudgetTracker:
     def stop_reason(self, in_flight: int = 0) -> str | None:
         b = self.budget
         if b.max_trials is not None and self.trials + in_flight >= b.max_trials:
-            return f"max_trials ({b.max_trials}) reached"
+            return f"{self.scope}max_trials ({b.max_trials}) reached"
         if b.max_seconds is not None and self.seconds >= b.max_seconds:
-            return f"max_seconds ({b.max_seconds:g} s) reached"
+            return f"{self.scope}max_seconds ({b.max_seconds:g} s) reached"
         if b.max_device_hours is not None and self.device_seconds / 3600 >= b.max_device_hours:
-            return f"max_device_hours ({b.max_device_hours:g} h) reached"
+            return f"{self.scope}max_device_hours ({b.max_device_hours:g} h) reached"
         if b.patience is not None and self.since_improvement >= b.patience:
             return f"no improvement in {b.patience} trials"
         return None

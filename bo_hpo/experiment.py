@@ -202,9 +202,12 @@ def experiment_from_dict(
     if baseline is not None:
         _expect(baseline, dict, where, "baseline")
         baseline = space.check_config(baseline, what=f"{where}: [baseline]")
-        broken = next((r.text for r in rules if r(baseline)), None)
-        if broken:
-            raise SearchSpaceError(f"{where}: [baseline] breaks invalid_if rule {broken!r}")
+        broken = next((r for r in rules if r(baseline)), None)
+        if broken is not None:
+            values = ", ".join(f"{k}={baseline[k]!r}" for k in sorted(broken.names)
+                               if k in baseline)
+            raise SearchSpaceError(f"{where}: [baseline] breaks invalid_if rule "
+                                   f"{broken.text!r} ({values})")
     budget_raw = raw.get("budget", {"max_trials": 20})
     _expect(budget_raw, dict, where, "budget")
     _no_unknown(budget_raw, _BUDGET_KEYS, where, "key in [budget]")
@@ -282,7 +285,8 @@ def _merge(base: Mapping[str, Any], override: Any, where: str) -> dict[str, Any]
     merged = {k: v for k, v in base.items() if k != "variants"}
     for key, value in override.items():
         if key not in _TOP_KEYS - {"variants"}:
-            raise ConfigError(f"{where}: unknown key {key!r}")
+            raise ConfigError(f"{where}: unknown key {key!r}; allowed: "
+                              f"{sorted(_TOP_KEYS - {'variants'})}")
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:

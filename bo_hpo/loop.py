@@ -257,6 +257,8 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
     except BaseException:
         executor.shutdown()  # locked, or the space changed: nothing ran
         raise
+    if session.budget_scope == "session":  # its limits are this session's, not the whole's
+        loop.tracker.scope = "this night's " if session.nightly else "this session's "
     with stored:
         loop.attach_store(stored, max_retries=max_retries,
                           restore_budget=session.budget_scope == "experiment")
@@ -450,8 +452,9 @@ class _Loop:
                     self.callback(self._progress(record))
                 if self._consecutive_invalid >= self.max_consecutive_invalid:
                     raise self._error(
-                        f"{self._consecutive_invalid} proposals in a row were rejected by "
-                        f"is_valid; the valid region may be tiny. Encode the rule as an "
+                        f"{self._consecutive_invalid} proposals in a row were rejected as "
+                        f"invalid (by is_valid, or an experiment file's invalid_if rules); "
+                        f"the valid region may be tiny. Encode the rule as an "
                         f"explicit constraint (linear or divisibility) or narrow the space. "
                         f"Last rejected: {config!r}"
                     )
@@ -572,9 +575,10 @@ class _Loop:
             elif self.metric is None or self.metric not in value:
                 raise TrialFailed(
                     "bad_result",
-                    f"objective returned metrics {sorted(value)}; pass metric= (in an "
-                    f"experiment file, metric = \"...\") to name the one to optimise"
-                    + (f" (metric={self.metric!r} is missing)" if self.metric else ""),
+                    f"objective returned metrics {sorted(value)}; " + (
+                        f"metric={self.metric!r} is not among them" if self.metric else
+                        "pass metric= (in an experiment file, metric = \"...\") to name the "
+                        "one to optimise"),
                 )
             else:
                 metrics = _metrics({k: v for k, v in value.items() if k != self.metric})

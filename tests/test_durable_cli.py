@@ -134,10 +134,13 @@ def test_two_nights_continue_one_experiment_and_status_shows_both(tmp_path, monk
     store = f"sqlite:///{tmp_path / 'store.db'}"
     path = _write(tmp_path, name="nights", trials=100, nightly=6)
     runner = CliRunner()
-    for _night in (1, 2):
+    for night in (1, 2):
         result = runner.invoke(main, ["nightly", str(path), "--store", store])
         assert result.exit_code == 0, result.output
         assert "one night of" in result.output
+        # the limit is the night's, beside the experiment's running total
+        assert f"{6 * night} completed" in result.output
+        assert "stopped: this night's max_trials (6) reached" in result.output
     records = _trials(store, "nights")
     assert [r.night for r in records] == [1] * 6 + [2] * 6
     night2 = [r for r in records if r.night == 2]

@@ -101,6 +101,11 @@ learning_rate = ["log_uniform", 1e-4, 1e-2]
         ('evaluator = "mlp_fashion"\nseed = "x"\n[space]\nlr = ["uniform", 0, 1]\n',
          ConfigError, "seed"),
         ("evaluator = \n", ConfigError, "not valid TOML"),
+        ('evaluator = "mlp_fashion"\ninvalid_if = ["lr > 1e-3"]\n[space]\n'
+         'lr = ["log_uniform", 1e-4, 1e-1]\n[baseline]\nlr = 1e-2\n', SearchSpaceError,
+         r"breaks invalid_if rule 'lr > 1e-3' \(lr=0.01\)"),
+        (GOOD + "[variants.cpu]\nbudgett = {max_trials = 2}\n", ConfigError,
+         r"\[variants.cpu\]: unknown key 'budgett'; allowed: \[.*'budget'"),
     ],
 )
 def test_malformed_files_name_the_key(tmp_path, text, error, match):

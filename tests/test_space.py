@@ -222,6 +222,7 @@ def test_search_space_error_is_a_bo_hpo_error():
         ({"lr": ("log_uniform", 0.0, 0.1)}, r"lr: a log-scaled range needs low > 0, got low=0\.0"),
         ({"n": ("log_int", -4, 16)}, r"n: a log-scaled range needs low > 0, got low=-4"),
         ({"opt": ("choice", [])}, r"opt: a choice needs at least one value, got \[\]"),
+        ({"bs": ("ordered", [])}, r"bs: an ordered choice needs at least one value, got \[\]"),
         ({"opt": ("choice", ["SGD", "Adam", "SGD"])}, r"opt: .*distinct, got 'SGD' twice"),
         ({"bs": ("ordered", [32, 64, 32.0])}, r"bs: .*distinct, got 32\.0 twice"),
         ({"act": ("gaussian", 0.0, 1.0)}, r"act: unknown kind 'gaussian'"),

@@ -130,6 +130,14 @@ def test_a_metric_that_is_not_a_number_fails_the_trial_naming_it():
                                                                       "metric 'acc'")}
 
 
+def test_a_named_metric_the_objective_does_not_return_says_so():
+    with pytest.raises(bo_hpo.TuningError) as caught:
+        bo_hpo.tune(lambda c: {"loss": c["x"]}, {"x": ("uniform", 0.0, 1.0)}, budget=2,
+                    seed=0, metric="acc")
+    details = {r.detail for r in caught.value.result.records}
+    assert details == {"objective returned metrics ['loss']; metric='acc' is not among them"}
+
+
 def test_schedule_unit_dir_implies_systemd_and_removing_an_unknown_job_exits_2(
         tmp_path, monkeypatch):
     (tmp_path / "userobj.py").write_text(HANGS)

@@ -257,7 +257,8 @@ class Choice(Param):
             )
         values = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
         if len(values) == 0:
-            raise SearchSpaceError(f"{self.name}: a choice needs at least one value, got []")
+            kind = "an ordered choice" if self.ordered else "a choice"
+            raise SearchSpaceError(f"{self.name}: {kind} needs at least one value, got []")
         for v in values:
             if v is not None and not isinstance(v, (int, float, str, bool)):
                 raise SearchSpaceError(
