@@ -340,6 +340,7 @@ class AxProposer:
         self.proposal_timeout = proposal_timeout
         self._is_valid = is_valid
         self._rng = np.random.default_rng(seed)
+        self._seed = seed
         self.settings = SETTINGS.resolved(self.translation.parameters)
         self.client = Client(random_seed=seed)
         with _quiet():
@@ -358,6 +359,10 @@ class AxProposer:
                       if self.settings.warm_start else None)
         self._sems: list[float] = []
         self._means: list[float] = []
+        #: whether results come with a SEM, fixed by the first one told: the GP takes the
+        #: noise as known only when every trial has one (a mix is NaN to it)
+        self._sem_known: bool | None = None
+        self._warned: set[str] = set()
         #: (choice parameter, label) of each value that activates parameters of its own
         self._branches = [(p.name, label) for p in self.translation.parameters
                           for label, children in (getattr(p, "dependent_parameters", None)
@@ -483,6 +488,11 @@ class AxProposer:
         a Sobol point it has evaluated. Returns the Ax index of each trial number.
         """
         records = list(records)
+        if records and self._seed is not None:
+            # the random draws (fallbacks, the model's local steps) go on from where the
+            # stored trials leave them: from the seed alone, each ask of an ask/tell
+            # experiment, which replays, drew the same fallback configuration again
+            self._rng = np.random.default_rng([int(self._seed), len(records)])
         drawn = sum(r.generator == "sobol" for r in records)
         self._model_proposals = sum(r.generator in MODEL_GENERATORS for r in records)
         if drawn:
@@ -798,12 +808,27 @@ class AxProposer:
 
     # ----------------------------------------------------------------- telling
     def complete(self, ax_index: int, mean: float, sem: float | None) -> None:
+        if self._sem_known is None:
+            self._sem_known = sem is not None
+        elif self._sem_known and sem is None:  # as noisy as the typical trial told so far
+            sem = float(np.median(self._sems))
+            self._warn_once("a result without a SEM among results with one: its SEM is taken "
+                            "as the median of theirs, now and for any later one")
+        elif not self._sem_known and sem is not None:  # the noise is inferred for all
+            self._warn_once("a result with a SEM among results without one: SEMs are not used "
+                            "from now on (the model infers the noise from all the results)")
+            sem = None
         self._means.append(mean)
         self._observed[ax_index] = mean
         if sem is not None:
             self._sems.append(sem)
         with _quiet():
             self.client.complete_trial(ax_index, raw_data={METRIC: (mean, sem)})
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            logger.warning(message)
 
     def fail(self, ax_index: int, reason: str, penalise: bool) -> None:
         """Record a failed trial. With ``penalise`` the model is told the worst value seen

@@ -245,3 +245,24 @@ def test_a_sqlite_url_with_two_slashes_is_explained(tmp_path):
     result = CliRunner().invoke(main, ["list", "--store", "sqlite://tuning.db"])
     assert result.exit_code == 4 and "Traceback" not in result.output
     assert "three slashes" in result.output and "sqlite:///tuning.db" in result.output
+
+
+@pytest.mark.parametrize("with_sem", [lambda i: i == 2, lambda i: i != 2],
+                         ids=["one-sem-among-bare", "one-bare-among-sems"])
+def test_results_with_and_without_a_sem_mixed_still_fit_the_model(with_sem, caplog):
+    """A mix was NaN in the GP's noise: every fit failed and every later proposal was
+    random. Now the first result decides: known SEMs (a missing one is their median) or
+    inferred noise (a given SEM is dropped), said once."""
+    calls = iter(range(1, 100))
+
+    def objective(config):
+        value = (config["x"] - 0.3) ** 2
+        return (value, 0.01) if with_sem(next(calls)) else value
+
+    with caplog.at_level(logging.WARNING, logger="bo_hpo.propose"):
+        result = bo_hpo.tune(objective, {"x": ("uniform", 0.0, 1.0)}, budget=8, seed=0,
+                             n_initial=4)
+    gp = result.trials[result.trials["generator"] == "gp"]
+    assert len(gp) == 4 and gp["fallback"].isna().all()
+    assert gp["predicted_mean"].notna().all() and result.recommendation_source == "model"
+    assert caplog.text.count("among results with") == 1

@@ -344,3 +344,23 @@ def test_telling_a_trial_twice_or_one_never_asked_is_bad_input(tmp_path):
     assert never.exit_code == EXIT_BAD_INPUT and "has no trial 7" in never.output
     assert [(r.status, r.mean) for r in bo_hpo.load("twice", store=store).records] == [
         ("completed", 0.5)]
+
+
+def test_asks_that_fall_back_to_random_draw_different_configurations(tmp_path, monkeypatch):
+    """Each ask replays the stored trials into a new proposer: its random draws must go on
+    from there, not restart from the seed (four asks gave one configuration four times)."""
+    from bo_hpo._ax import import_ax
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the model is broken")
+
+    monkeypatch.setattr(import_ax().Client, "get_next_trials", broken)
+    exp = bo_hpo.Experiment("fallbacks", f"sqlite:///{tmp_path / 's.db'}",
+                            {"x": ("uniform", 0.0, 1.0)}, seed=0)
+    configs = []
+    for _ in range(4):
+        trial = exp.ask()
+        exp.tell(trial, trial.config["x"])
+        configs.append(trial.config["x"])
+    assert len(set(configs)) == 4, configs
+    assert set(exp.result().trials["generator"]) == {"fallback"}
