@@ -132,6 +132,7 @@ class Experiment:
                 delay = min(0.5, delay * 1.5)
 
     def _ask(self, info: Any) -> Trial:
+        from bo_hpo.durable import carry_records, stored_defaults
         from bo_hpo.propose import AxProposer
 
         space = SearchSpace.from_dict(self.store.space_versions(info.id)[-1]["space"])
@@ -139,20 +140,16 @@ class Experiment:
         spec = info.spec or {}
         if self.space is not None and self.space.fingerprint() != info.fingerprint:
             # the caller's space differs from the stored one: refused or recorded, as for
-            # tune(); old trials are carried into the new space
-            from dataclasses import replace
-
+            # tune()
             from bo_hpo.durable import StoredExperiment
-            from bo_hpo.space.compat import carry_config
 
-            defaults = {**(self.baseline or {})}
-            defaults.update(StoredExperiment._accept_change(
+            StoredExperiment._accept_change(
                 self.store, info, self.name, self.space, {**spec, "space": self.space.to_dict()},
-                records, defaults))
+                records, {**(self.baseline or {}), **stored_defaults(self.store, info)})
             info = self.store.get_experiment(self.name)
             space = self.space
-            records = [replace(r, config=carry_config(r.config, space, defaults))
-                       for r in records]
+        # old trials carried into today's space, as the versions recorded
+        records = carry_records(records, space, stored_defaults(self.store, info))
         baseline = spec.get("baseline")
         if baseline is not None and not records:
             return self._record(info, dict(baseline), "baseline", is_baseline=True)

@@ -55,6 +55,29 @@ def archive_name(st: Any, name: str) -> str:
     return archived
 
 
+def stored_defaults(st: Any, info: Any) -> dict[str, Any]:
+    """The values that carry an experiment's stored trials into its latest space: those each
+    space version recorded, the later over the earlier (and for versions stored before
+    they were recorded, the experiment's baseline)."""
+    merged = dict((info.spec or {}).get("baseline") or {})
+    for version in st.space_versions(info.id):
+        merged.update(version.get("defaults") or {})
+    return merged
+
+
+def carry_records(records: list[TrialRecord], space: SearchSpace,
+                  defaults: Mapping[str, Any]) -> list[TrialRecord]:
+    """``records`` with their configs in ``space``: parameters it added take ``defaults``,
+    parameters it dropped or made inactive are left out (see ``carry_config``)."""
+    from dataclasses import replace
+
+    from bo_hpo.space.compat import carry_config
+
+    return [r if set(r.config) == set(carried) else replace(r, config=carried)
+            for r in records
+            for carried in [carry_config(r.config, space, defaults)]]
+
+
 class StoredExperiment:
     """One experiment in a store, held by this process for the length of a ``with``."""
 
@@ -119,7 +142,8 @@ class StoredExperiment:
             interrupted = st.interrupt_orphans(info.id, stale_after=0.0)
             st.interrupt_nights(info.id)
             records = st.trials(info.id)
-            defaults = {**(baseline or {})}
+            # what carried earlier trials into later spaces, then this run's baseline
+            defaults = {**(baseline or {}), **stored_defaults(st, info)}
             if info.fingerprint != space.fingerprint():
                 try:
                     defaults.update(cls._accept_change(st, info, name, space, spec,
@@ -169,22 +193,18 @@ class StoredExperiment:
             )
         version = st.add_space_version(info.id, fingerprint=space.fingerprint(),
                                        space=space.to_dict(), spec=spec,
-                                       change="; ".join(change.changes))
+                                       change="; ".join(change.changes),
+                                       defaults={k: v for k, v in {**defaults,
+                                                                   **change.defaults}.items()
+                                                 if k in space.params})
         logger.warning("experiment %r: search space version %d: %s", name, version,
                        "; ".join(change.changes))
         return dict(change.defaults)
 
     def carried(self, records: list[TrialRecord]) -> list[TrialRecord]:
         """The stored records with configs in today's space (new parameters at their
-        defaults); unchanged when the space did not change."""
-        from dataclasses import replace
-
-        if self.info.fingerprint == self.space.fingerprint() and not self.defaults:
-            return records
-        from bo_hpo.space.compat import carry_config
-
-        return [replace(r, config=carry_config(r.config, self.space, self.defaults))
-                for r in records]
+        defaults)."""
+        return carry_records(records, self.space, self.defaults)
 
     # ------------------------------------------------------------------ the with block
     def __enter__(self) -> StoredExperiment:

@@ -866,11 +866,13 @@ def load(name: str, store: Any = None) -> TuningResult:
         executor=SequentialExecutor(), is_valid=None, metric=None, trial_timeout=None,
         max_failures=0, max_consecutive_invalid=1, callback=None, minimize=info.minimize,
     )
-    loop.records = records
-    loop._ax_index = (proposer.replay(records) if not isinstance(proposer, _StoredPredictions)
-                      else {r.trial: r.trial for r in records})
+    from bo_hpo.durable import carry_records, describe_experiment, stored_defaults
+
+    loop.records = records  # as they ran; the model sees them carried into today's space
+    loop._ax_index = (
+        proposer.replay(carry_records(records, space, stored_defaults(st, info)))
+        if not isinstance(proposer, _StoredPredictions) else {r.trial: r.trial for r in records})
     loop.tracker.restore(records, seconds=info.seconds_spent)
-    from bo_hpo.durable import describe_experiment
 
     loop.info = describe_experiment(st, info)
     loop.info["minimize"] = info.minimize

@@ -183,3 +183,27 @@ def test_a_compatible_change_is_recorded_and_old_trials_are_carried(store):
     assert "lr" in versions[1]["change"] and "width" in versions[1]["change"]
     assert len(result.records) == 8 and all("width" in r.config for r in result.records[5:])
     assert info.space_version == 2
+
+
+def test_after_a_parameter_is_added_the_experiment_loads_asks_and_runs_without_the_baseline(
+        tmp_path):
+    """A compatible change adds `y`, carried into the earlier trials by the baseline of the
+    run that made it. Later readers (load, ask, a run without that baseline) did not know
+    that value and failed with "missing a value for 'y'"; the space version keeps it now."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+
+    def objective(config):
+        return (config["x"] - 0.3) ** 2 + config.get("y", 0.0)
+
+    one = {"x": ("uniform", 0.0, 1.0)}
+    two = {**one, "y": ("uniform", 0.0, 1.0)}
+    bo_hpo.tune(objective, one, budget=3, store=url, name="e", seed=0)
+    bo_hpo.tune(objective, two, budget=5, store=url, name="e", seed=0,
+                baseline={"x": 0.5, "y": 0.2})
+    loaded = bo_hpo.load("e", store=url)
+    assert [sorted(r.config) for r in loaded.records] == [["x"]] * 3 + [["x", "y"]] * 2
+    assert loaded.recommendation_source == "model"
+    again = bo_hpo.tune(objective, two, budget=7, store=url, name="e", seed=0)
+    assert len(again.records) == 7 and again.records[-1].status == "completed"
+    trial = bo_hpo.Experiment("e", url).ask()
+    assert set(trial.config) == {"x", "y"}

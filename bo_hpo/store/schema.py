@@ -54,6 +54,7 @@ space_versions = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("space", Text, nullable=False),  # JSON
     Column("change", Text),  # what changed from the previous version
+    Column("defaults", Text),  # JSON: values that carry older trials into this version
     Column("created_at", Float, nullable=False),
     UniqueConstraint("experiment_id", "version", name="uq_space_version"),
 )

@@ -498,7 +498,10 @@ class SQLStore:
                 updated_at=time.time()))
 
     def add_space_version(self, exp_id: int, *, fingerprint: str, space: Mapping[str, Any],
-                          spec: Mapping[str, Any], change: str) -> int:
+                          spec: Mapping[str, Any], change: str,
+                          defaults: Mapping[str, Any] | None = None) -> int:
+        """Record a new version of the experiment's space; ``defaults`` are the values that
+        carry the earlier trials into it (for the parameters it adds)."""
         from sqlalchemy import func, select
 
         from bo_hpo.store.schema import experiments, space_versions
@@ -509,7 +512,8 @@ class SQLStore:
                 space_versions.c.experiment_id == exp_id)).scalar() or 0) + 1
             conn.execute(space_versions.insert().values(
                 experiment_id=exp_id, version=version, fingerprint=fingerprint,
-                space=_dumps(space), change=change, created_at=now))
+                space=_dumps(space), change=change, created_at=now,
+                defaults=None if defaults is None else _dumps(defaults)))
             conn.execute(experiments.update().where(experiments.c.id == exp_id).values(
                 fingerprint=fingerprint, space_version=version, spec=_dumps(spec),
                 updated_at=now))
@@ -525,7 +529,8 @@ class SQLStore:
                 space_versions.c.experiment_id == exp_id).order_by(
                 space_versions.c.version)).all()
         return [{"version": r.version, "fingerprint": r.fingerprint, "space": _loads(r.space),
-                 "change": r.change, "created_at": r.created_at} for r in rows]
+                 "change": r.change, "created_at": r.created_at,
+                 "defaults": _loads(r.defaults) or {}} for r in rows]
 
     # ------------------------------------------------------------------ trials
     def add_trial(self, exp_id: int, record: TrialRecord, *, owner: Owner | None = None,

@@ -110,7 +110,7 @@ def test_create_and_get_experiment_round_trip_json_exactly(store: SQLStore) -> N
     assert store.get_experiment("missing") is None
     assert store.space_versions(info.id) == [{
         "version": 1, "fingerprint": "f" * 64, "space": SPACE, "change": None,
-        "created_at": info.created_at,
+        "created_at": info.created_at, "defaults": {},
     }]
 
 
@@ -583,6 +583,49 @@ def test_opening_twice_is_a_no_op_and_keeps_data(
         assert _row_counts(store_url) == before  # same rows, same schema revision
     finally:
         again.close()
+
+
+def test_a_store_of_the_first_revision_is_migrated_and_keeps_its_rows(store_url: str) -> None:
+    """A store written by a bo_hpo of schema 0001 (before space versions kept their carry
+    defaults): opening it upgrades it to head in place, and its rows read as before."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location",
+                           str(Path(store_sql.__file__).parent / "migrations"))
+    engine = create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+            assert conn.exec_driver_sql(
+                f"SELECT version_num FROM {VERSION_TABLE}").scalar_one() == "0001"
+            conn.exec_driver_sql(
+                "INSERT INTO bo_hpo_experiments (name, created_at, updated_at, source, spec, "
+                "fingerprint, space_version, versions, seed, minimize, status, seconds_spent) "
+                "VALUES ('old', 1.0, 1.0, 'python', '{\"baseline\": {\"x\": 0.5}}', 'f', 1, "
+                "'{}', 0, true, 'done', 0.0)")
+            exp_id = conn.exec_driver_sql("SELECT id FROM bo_hpo_experiments").scalar_one()
+            conn.exec_driver_sql(
+                "INSERT INTO bo_hpo_space_versions (experiment_id, version, fingerprint, space, "
+                f"change, created_at) VALUES ({exp_id}, 1, 'f', '{{}}', NULL, 1.0)")
+    finally:
+        engine.dispose()
+    store = open_store(store_url)
+    try:
+        head = ScriptDirectory.from_config(config).get_current_head()
+        assert _row_counts(store_url)["version"] == head != "0001"
+        info = store.get_experiment("old")
+        assert info is not None and info.spec == {"baseline": {"x": 0.5}}
+        (version,) = store.space_versions(info.id)
+        assert version["version"] == 1 and version["defaults"] == {}
+        store.add_space_version(info.id, fingerprint="g", space={}, spec=info.spec,
+                                change="added y", defaults={"y": 0.2})
+        assert [v["defaults"] for v in store.space_versions(info.id)] == [{}, {"y": 0.2}]
+    finally:
+        store.close()
 
 
 def _row_counts(url: str) -> dict[str, int]:
