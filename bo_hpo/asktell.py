@@ -62,9 +62,13 @@ class Experiment:
                  lock_timeout: float = 300.0, spec_extra: Mapping[str, Any] | None = None,
                  source: str = "python") -> None:
         from bo_hpo.durable import check_name
+        from bo_hpo.loop import check_common
         from bo_hpo.store import open_store
 
         self.name = check_name(name)
+        seed, n_initial = check_common(minimize=minimize, seed=seed, n_initial=n_initial)
+        if is_valid is not None and not callable(is_valid):
+            raise ConfigError(f"is_valid must be a function of the config, got {is_valid!r}")
         # without a space nothing can be created: a SQLite file that is not there is a wrong
         # path, said at once, and no empty database is left behind
         self.store = open_store(store, create=space is not None)
@@ -91,6 +95,11 @@ class Experiment:
         owner = Owner.current()
         info = self._hold(owner)
         try:
+            if self.space is not None and info.minimize != self.minimize:  # as tune() says
+                raise ConfigError(
+                    f"experiment {self.name!r} in the store minimises={info.minimize}, but "
+                    f"this Experiment has minimize={self.minimize}; use another name for the "
+                    f"other direction")
             if info.status in ("done", "stopped", "interrupted"):
                 # asked after a run stopped: the experiment is open again, and the run's stop
                 # reason ("max_trials (10) reached") no longer describes its trials
@@ -204,8 +213,11 @@ class Experiment:
             The trial as stored: a NaN or infinite value is recorded as failed
             (``non_finite``), as in :func:`bo_hpo.tune`.
         """
-        from bo_hpo.loop import _mean_sem
+        from bo_hpo.evaluation import Evaluation
+        from bo_hpo.loop import _mean_sem, _metrics
 
+        if failed is not None and value is not None:
+            raise ConfigError(f"tell: a value ({value!r}) or failed= ({failed!r}), not both")
         number = trial.number if isinstance(trial, Trial) else trial
         info = self.store.get_experiment(self.name)
         if info is None:
@@ -225,9 +237,12 @@ class Experiment:
         else:
             try:
                 mean, sem = _mean_sem(value)
-            except (TypeError, ValueError) as err:
-                raise ConfigError(f"tell: value must be a number or (mean, sem), got "
-                                  f"{value!r} ({err})") from None
+                if isinstance(value, Evaluation):  # kept beside the trial, as tune() does
+                    record.metrics = _metrics(value.metrics)
+                    record.metadata = dict(value.metadata)
+            except (TypeError, ValueError, TrialFailed) as err:
+                raise ConfigError(f"tell: value must be a number, (mean, sem) or an "
+                                  f"Evaluation, got {value!r} ({err})") from None
             import math
 
             if not math.isfinite(mean):

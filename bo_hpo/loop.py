@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -166,12 +167,10 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
           session: Session | None = None) -> TuningResult:
     if not callable(objective):
         raise ConfigError(f"objective must be callable, got {objective!r}")
-    if not isinstance(minimize, bool):
-        raise ConfigError(f"minimize must be True or False, got minimize={minimize!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
-                             or not 0 <= seed < 2**63):
-        raise ConfigError(f"seed must be a non-negative integer below 2**63 or None, got "
-                          f"seed={seed!r}")
+    seed, n_initial = check_common(minimize=minimize, seed=seed, n_initial=n_initial)
+    if callback is not None and not callable(callback):
+        raise ConfigError(f"callback must be a function of the progress, got {callback!r}")
+    max_failures = _whole("max_failures", max_failures, low=0)
     if is_valid is not None and not callable(is_valid):
         raise ConfigError(f"is_valid must be a function of the config, got {is_valid!r}")
     if metric is not None and not isinstance(metric, str):
@@ -180,17 +179,15 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
         raise ConfigError(f"method must be 'bo' or 'random', got method={method!r}")
     if budget is None:
         budget = Budget(max_trials=20)
-    elif isinstance(budget, int) and not isinstance(budget, bool):
-        budget = Budget(max_trials=budget)
+    elif isinstance(budget, numbers.Integral) and not isinstance(budget, bool):
+        budget = Budget(max_trials=int(budget))
     elif not isinstance(budget, Budget):
         raise ConfigError(f"budget must be a Budget or an int (max_trials), got {budget!r}")
     for key, value in (("trial_timeout", trial_timeout), ("proposal_timeout", proposal_timeout)):
         if value is not None and (not is_finite_number(value) or value <= 0):
             raise ConfigError(f"{key} must be a positive number of seconds, got {value!r}")
-    if max_consecutive_invalid < 1:
-        raise ConfigError(
-            f"max_consecutive_invalid must be >= 1, got {max_consecutive_invalid!r}"
-        )
+    max_consecutive_invalid = _whole("max_consecutive_invalid", max_consecutive_invalid, low=1,
+                                     none=False)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
     if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
@@ -263,6 +260,26 @@ def _tune(*, objective: Objective, space: Mapping[str, Any] | SearchSpace,
         loop.attach_store(stored, max_retries=max_retries,
                           restore_budget=session.budget_scope == "experiment")
         return loop.run(checked_baseline if not loop.records else None)
+
+
+def _whole(name: str, value: Any, *, low: int, none: bool = True) -> Any:
+    """``value`` as an int when it is a whole number >= ``low`` (numpy's included)."""
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}{' or None' if none else ''}, "
+                          f"got {name}={value!r}")
+    return int(value)
+
+
+def check_common(*, minimize: Any, seed: Any, n_initial: Any) -> tuple[int | None, int | None]:
+    """The arguments ``tune`` and ``Experiment`` share, checked; returns seed, n_initial."""
+    if not isinstance(minimize, bool):
+        raise ConfigError(f"minimize must be True or False, got minimize={minimize!r}")
+    seed = _whole("seed", seed, low=0)
+    if seed is not None and seed >= 2**63:
+        raise ConfigError(f"seed must be below 2**63, got seed={seed!r}")
+    return seed, _whole("n_initial", n_initial, low=1)
 
 
 class _Loop:
@@ -584,9 +601,13 @@ class _Loop:
                 metrics = _metrics({k: v for k, v in value.items() if k != self.metric})
                 value = value[self.metric]
         if isinstance(value, Evaluation):
+            try:
+                mean, sem = _mean_sem(value)
+            except (TypeError, ValueError) as err:
+                raise TrialFailed("bad_result", f"Evaluation: {err}") from None
             # its own metrics as (mean, sem) pairs too: a bare number is (number, None)
-            evaluation = Evaluation(value.mean, value.sem,
-                                    {**_metrics(value.metrics), **metrics}, value.metadata)
+            evaluation = Evaluation(mean, sem, {**_metrics(value.metrics), **metrics},
+                                    value.metadata)
         else:
             try:
                 mean, sem = _mean_sem(value)
@@ -790,8 +811,8 @@ def _metrics(values: Mapping[str, Any]) -> dict[str, tuple[float, float | None]]
 
 
 def _mean_sem(value: Any) -> tuple[float, float | None]:
-    if isinstance(value, Evaluation):
-        return value.mean, value.sem
+    if isinstance(value, Evaluation):  # its fields are checked as a pair's are
+        value = (value.mean, value.sem)
     value = _scalar(value)
     if isinstance(value, (tuple, list)) and len(value) == 2:
         mean, sem = (_scalar(v) for v in value)

@@ -364,3 +364,90 @@ def test_asks_that_fall_back_to_random_draw_different_configurations(tmp_path, m
         configs.append(trial.config["x"])
     assert len(set(configs)) == 4, configs
     assert set(exp.result().trials["generator"]) == {"fallback"}
+
+
+@pytest.mark.parametrize("returned", [bo_hpo.Evaluation(None), bo_hpo.Evaluation("0.3"),
+                                      bo_hpo.Evaluation(0.3, "0.1")])
+def test_an_evaluation_whose_mean_or_sem_is_not_a_number_fails_the_trial(returned):
+    """A raw TypeError escaped before, without the completed trials."""
+    calls = iter(range(100))
+
+    def objective(config):
+        return config["x"] if next(calls) < 2 else returned
+
+    with pytest.raises(bo_hpo.TuningError) as caught:
+        bo_hpo.tune(objective, {"x": ("uniform", 0.0, 1.0)}, budget=6, seed=0,
+                    max_failures=2)
+    records = caught.value.result.records
+    assert [r.status for r in records[:2]] == ["completed"] * 2
+    failed = [r for r in records if r.status == "failed"]
+    assert failed and {r.reason for r in failed} == {"bad_result"}
+    assert all(r.detail.startswith("Evaluation: ") for r in failed)
+
+
+def test_tell_keeps_an_evaluations_metrics_and_refuses_a_value_with_failed(tmp_path):
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    exp = bo_hpo.Experiment("told", store=store, space={"x": ("uniform", 0.0, 1.0)}, seed=0)
+    trial = exp.ask()
+    record = exp.tell(trial, bo_hpo.Evaluation(0.15, 0.01, {"acc": 0.9}, {"epochs": 3}))
+    assert record.metrics == {"acc": (0.9, None)} and record.metadata == {"epochs": 3}
+    stored = bo_hpo.load("told", store=store).records[0]
+    assert stored.metrics == {"acc": (0.9, None)} and stored.mean == 0.15
+    second = exp.ask()
+    with pytest.raises(ConfigError, match=r"a value \(0.1\) or failed= \('diverged'\), not both"):
+        exp.tell(second, 0.1, failed="diverged")
+    with pytest.raises(ConfigError, match="metric 'acc'"):
+        exp.tell(second, bo_hpo.Evaluation(0.2, None, {"acc": "high"}))
+    assert exp.tell(second, failed="diverged").status == "failed"  # still running till then
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"minimize": "no"}, "minimize must be True or False, got minimize='no'"),
+    ({"seed": -5}, "seed must be an integer >= 0 or None, got seed=-5"),
+    ({"n_initial": "2"}, "n_initial must be an integer >= 1 or None, got n_initial='2'"),
+    ({"n_initial": 0}, "n_initial must be an integer >= 1 or None, got n_initial=0"),
+    ({"is_valid": 3}, "is_valid must be a function"),
+])
+def test_experiment_checks_its_arguments_as_tune_does(kwargs, needle, tmp_path):
+    """Accepted before; the first ask then raised SQLAlchemy's StatementError."""
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.raises(ConfigError) as caught:
+        bo_hpo.Experiment("e", store, {"x": ("uniform", 0.0, 1.0)}, **kwargs)
+    assert needle in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        bo_hpo.tune(lambda c: c["x"], {"x": ("uniform", 0.0, 1.0)}, budget=2, **kwargs)
+    assert needle in str(caught.value)
+
+
+def test_experiment_refuses_the_other_direction_of_a_stored_one(tmp_path):
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    space = {"x": ("uniform", 0.0, 1.0)}
+    exp = bo_hpo.Experiment("e", store, space, seed=0)
+    exp.tell(exp.ask(), 0.5)
+    with pytest.raises(ConfigError, match="minimises=True, but this Experiment has "
+                                          "minimize=False"):
+        bo_hpo.Experiment("e", store, space, minimize=False).ask()
+    assert len(bo_hpo.load("e", store=store).records) == 1
+    assert bo_hpo.Experiment("e", store).ask().number == 1  # no space: the stored direction
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"max_failures": -1}, "max_failures must be an integer >= 0 or None, got max_failures=-1"),
+    ({"max_failures": "3"}, "max_failures must be an integer >= 0"),
+    ({"max_consecutive_invalid": "3"}, "max_consecutive_invalid must be an integer >= 1, got"),
+    ({"callback": 3}, "callback must be a function of the progress, got 3"),
+])
+def test_tune_checks_its_limits_and_callback_before_any_trial(kwargs, needle):
+    calls = []
+    with pytest.raises(ConfigError) as caught:
+        bo_hpo.tune(lambda c: calls.append(c) or c["x"], {"x": ("uniform", 0.0, 1.0)},
+                    budget=2, **kwargs)
+    assert needle in str(caught.value) and calls == []
+
+
+def test_numpy_integers_are_integers_for_seed_and_budget():
+    import numpy as np
+
+    result = bo_hpo.tune(lambda c: c["x"], {"x": ("uniform", 0.0, 1.0)}, budget=np.int64(2),
+                         seed=np.int64(0), n_initial=np.int64(2))
+    assert len(result.records) == 2
