@@ -163,6 +163,13 @@ class StoredExperiment:
                     return cls.open(store, name, space=space, spec=spec, minimize=minimize,
                                     seed=seed, baseline=baseline, session=session)
                 info = st.get_experiment(name)
+            before = (info.spec or {}).get("baseline")
+            if records and baseline is not None and before is not None and \
+                    dict(baseline) != dict(before):
+                logger.warning(
+                    "experiment %r: the baseline given, %s, differs from the stored one, %s; "
+                    "a baseline runs only as an experiment's first trial, so it is not run "
+                    "(use another name to start with it)", name, dict(baseline), dict(before))
             if info.spec != spec:  # the latest spec as given (a raised budget, say)
                 st.update_experiment(info.id, spec=spec, status="running")
             else:

@@ -369,11 +369,18 @@ class _Loop:
                     self._prepare_in_background()  # the GP works while the workers train
                 self._collect()
         except BaseException as err:
+            # a signal's own words ("terminated by SIGTERM"), else the error's type
+            why = (str(err) if isinstance(err, KeyboardInterrupt) and str(err)
+                   else f"{type(err).__name__}: {err}" if str(err) else type(err).__name__)
             if self.stored is not None:
-                # a signal's own words ("terminated by SIGTERM"), else the error's type
-                why = (str(err) if isinstance(err, KeyboardInterrupt) and str(err)
-                       else f"{type(err).__name__}: {err}" if str(err) else type(err).__name__)
                 self.stored.interrupt(list(self._in_flight.values()), why)
+            if isinstance(err, (ConfigError, SearchSpaceError)) and not hasattr(err, "result"):
+                # a setup error found mid-run (the objective's keys, say): the error says
+                # what to fix, and the trials come with it, as with TuningError
+                for r in self._in_flight.values():
+                    if r.status == "running":
+                        r.status, r.reason, r.detail = "interrupted", "interrupted", why
+                err.result = self._error(str(err)).result
             raise
         finally:
             self._drop_prepared()
@@ -589,13 +596,15 @@ class _Loop:
         if isinstance(value, Mapping):
             if self.metric is None and len(value) == 1:
                 (name, value), = value.items()
-            elif self.metric is None or self.metric not in value:
+            elif self.metric is None:  # a setup error: every trial would fail the same way
+                raise ConfigError(
+                    f"objective returned metrics {sorted(value)}; pass metric= (in an "
+                    f"experiment file, metric = \"...\") to name the one to optimise")
+            elif self.metric not in value:
                 raise TrialFailed(
                     "bad_result",
-                    f"objective returned metrics {sorted(value)}; " + (
-                        f"metric={self.metric!r} is not among them" if self.metric else
-                        "pass metric= (in an experiment file, metric = \"...\") to name the "
-                        "one to optimise"),
+                    f"objective returned metrics {sorted(value)}; metric={self.metric!r} is "
+                    f"not among them",
                 )
             else:
                 metrics = _metrics({k: v for k, v in value.items() if k != self.metric})

@@ -207,3 +207,16 @@ def test_after_a_parameter_is_added_the_experiment_loads_asks_and_runs_without_t
     assert len(again.records) == 7 and again.records[-1].status == "completed"
     trial = bo_hpo.Experiment("e", url).ask()
     assert set(trial.config) == {"x", "y"}
+
+
+def test_a_changed_baseline_on_resume_is_said_not_silently_dropped(tmp_path, caplog):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    space = {"x": ("uniform", 0.0, 1.0)}
+    bo_hpo.tune(lambda c: c["x"], space, budget=2, store=url, name="e", seed=0,
+                baseline={"x": 0.2})
+    with caplog.at_level("WARNING", logger="bo_hpo.durable"):
+        again = bo_hpo.tune(lambda c: c["x"], space, budget=3, store=url, name="e", seed=0,
+                            baseline={"x": 0.9})
+    assert "the baseline given, {'x': 0.9}, differs from the stored one, {'x': 0.2}" \
+        in caplog.text
+    assert [r.config["x"] for r in again.records if r.is_baseline] == [0.2]

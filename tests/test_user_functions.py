@@ -130,6 +130,20 @@ def test_a_metric_that_is_not_a_number_fails_the_trial_naming_it():
                                                                       "metric 'acc'")}
 
 
+def test_metrics_returned_without_metric_stop_at_once_with_the_trials_so_far():
+    """A setup error, like an evaluator's unknown key: it failed every trial up to
+    max_failures before. Now it stops at the first mapping, and the trials come along."""
+    calls = iter(range(100))
+
+    def objective(config):
+        return config["x"] if next(calls) < 2 else {"loss": config["x"], "acc": 0.5}
+
+    with pytest.raises(ConfigError, match=r"returned metrics \['acc', 'loss'\]; pass metric=") \
+            as caught:
+        bo_hpo.tune(objective, {"x": ("uniform", 0.0, 1.0)}, budget=8, seed=0)
+    assert [r.status for r in caught.value.result.records] == ["completed"] * 2 + ["interrupted"]
+
+
 def test_a_named_metric_the_objective_does_not_return_says_so():
     with pytest.raises(bo_hpo.TuningError) as caught:
         bo_hpo.tune(lambda c: {"loss": c["x"]}, {"x": ("uniform", 0.0, 1.0)}, budget=2,
