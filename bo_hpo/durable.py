@@ -229,7 +229,15 @@ class StoredExperiment:
             if exc_type is not None:
                 status = ("interrupted" if issubclass(exc_type, KeyboardInterrupt)
                           else "stopped")
-                self.store.update_experiment(self.info.id, status=status)
+                if status == "stopped":  # why, for load() and status: the error's words
+                    result = getattr(exc, "result", None)
+                    reason = (getattr(result, "stop_reason", None)
+                              or f"error: {exc_type.__name__}: {exc}")
+                    summary = {**(self.store.get_experiment(self.info.name).summary or {}),
+                               "stop_reason": reason[:2000]}
+                    self.store.update_experiment(self.info.id, status=status, summary=summary)
+                else:
+                    self.store.update_experiment(self.info.id, status=status)
                 if self.night is not None:
                     self.store.end_night(self.info.id, self.night, status=status,
                                          n_trials=self._session_trials(),

@@ -123,6 +123,7 @@ def trials_frame(records: list[TrialRecord], param_names: list[str]) -> pd.DataF
 def _fmt(value: Any) -> str:
     if isinstance(value, float) and value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
         return f"{value:.3e}"
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    if isinstance(value, float):  # a whole float keeps its point: 0.0 is not the int 0
+        text = f"{value:.4g}"
+        return text + ".0" if text.lstrip("-").isdigit() else text
     return repr(value)

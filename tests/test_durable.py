@@ -220,3 +220,13 @@ def test_a_changed_baseline_on_resume_is_said_not_silently_dropped(tmp_path, cap
     assert "the baseline given, {'x': 0.9}, differs from the stored one, {'x': 0.2}" \
         in caplog.text
     assert [r.config["x"] for r in again.records if r.is_baseline] == [0.2]
+
+
+def test_a_stored_run_that_stopped_on_an_error_says_which_when_loaded(tmp_path):
+    """load() said "stopped: stopped"; the error's words were only in the exception."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.raises(bo_hpo.TuningError):
+        bo_hpo.tune(lambda c: float("nan"), {"x": ("uniform", 0.0, 1.0)}, budget=4, seed=0,
+                    store=url, name="e", max_failures=1)
+    summary = bo_hpo.load("e", store=url).summary()
+    assert "stopped: error: 2 trials failed (max_failures=1): trial 0: non_finite" in summary

@@ -266,3 +266,16 @@ def test_results_with_and_without_a_sem_mixed_still_fit_the_model(with_sem, capl
     assert len(gp) == 4 and gp["fallback"].isna().all()
     assert gp["predicted_mean"].notna().all() and result.recommendation_source == "model"
     assert caplog.text.count("among results with") == 1
+
+
+@pytest.mark.parametrize("value", ["0.5", None, True])
+def test_a_baseline_value_that_is_not_a_number_is_called_that(value):
+    with pytest.raises(SearchSpaceError, match=rf"baseline: x={value!r} is not a number"):
+        bo_hpo.tune(lambda c: c["x"], {"x": ("uniform", 0.0, 1.0)}, budget=2,
+                    baseline={"x": value})
+
+
+def test_the_summary_shows_a_whole_float_as_a_float():
+    from bo_hpo.result import _fmt
+
+    assert [_fmt(v) for v in (0.0, 3.0, -2.0, 0.5, 3)] == ["0.0", "3.0", "-2.0", "0.5", "3"]

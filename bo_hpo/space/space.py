@@ -298,6 +298,10 @@ class SearchSpace:
                     continue
                 raise SearchSpaceError(f"{what}: missing a value for {name!r} ({p.describe()})")
             value = config[name]
+            if isinstance(p, (Float, Int)) and (isinstance(value, (str, bool, bytes))
+                                                or value is None):
+                raise SearchSpaceError(
+                    f"{what}: {name}={show(value)} is not a number ({p.describe()})")
             if not p.contains(value):
                 raise SearchSpaceError(
                     f"{what}: {name}={show(value)} is outside the space ({p.describe()})"
