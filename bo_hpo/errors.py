@@ -27,9 +27,9 @@ class TrialFailed(BoHpoError):
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = str(reason)  # stored and shown as text, whatever was given
+        self.detail = str(detail)
+        super().__init__(f"{self.reason}: {self.detail}" if detail else self.reason)
 
 
 class StoreError(BoHpoError):

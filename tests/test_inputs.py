@@ -279,3 +279,12 @@ def test_the_summary_shows_a_whole_float_as_a_float():
     from bo_hpo.result import _fmt
 
     assert [_fmt(v) for v in (0.0, 3.0, -2.0, 0.5, 3)] == ["0.0", "3.0", "-2.0", "0.5", "3"]
+
+
+def test_a_trial_failed_with_a_reason_that_is_not_text_is_recorded_as_text():
+    def objective(config):
+        raise bo_hpo.TrialFailed(42, 3)
+
+    with pytest.raises(TuningError) as caught:
+        bo_hpo.tune(objective, {"x": ("uniform", 0.0, 1.0)}, budget=3, max_failures=1)
+    assert {(r.reason, r.detail) for r in caught.value.result.records} == {("42", "3")}
