@@ -210,7 +210,7 @@ def test_too_many_failures_raise_with_the_partial_result():
 
 
 def test_a_bad_return_value_fails_the_trial():
-    answers = iter(["0.5", {"loss": 1.0, "acc": 0.2}, (0.1, -1.0)])
+    answers = iter(["0.5", None, (0.1, -1.0)])
 
     def objective(config):
         return next(answers, config["x"])
@@ -218,7 +218,7 @@ def test_a_bad_return_value_fails_the_trial():
     result = tune(objective, SMALL, budget=5, method="random", seed=0)
     rows = result.trials
     assert list(rows["reason"][:3]) == ["bad_result"] * 3
-    assert "metric=" in rows.loc[1, "detail"]
+    assert "objective must return a number" in rows.loc[1, "detail"]
     assert list(rows["status"][3:]) == ["completed"] * 2
 
 
@@ -243,9 +243,13 @@ def test_mapping_with_metric():
     assert rows["metric_val_acc"].tolist() == pytest.approx((1.0 - rows["x"]).tolist())
 
 
-def test_mapping_without_metric_fails_each_trial():
-    with pytest.raises(TuningError, match="no trial completed"):
-        tune(lambda c: {"a": 1.0, "b": 2.0}, SMALL, budget=3, method="random", seed=0)
+def test_mapping_without_metric_stops_the_run_at_the_first_trial():
+    """A setup error (every trial would fail alike), as an evaluator's unknown key is."""
+    calls = []
+    with pytest.raises(ConfigError, match=r"metrics \['a', 'b'\]; pass metric="):
+        tune(lambda c: calls.append(c) or {"a": 1.0, "b": 2.0}, SMALL, budget=3,
+             method="random", seed=0)
+    assert len(calls) == 1
 
 
 def test_evaluation_return():
