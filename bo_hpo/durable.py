@@ -73,9 +73,7 @@ def carry_records(records: list[TrialRecord], space: SearchSpace,
 
     from bo_hpo.space.compat import carry_config
 
-    return [r if set(r.config) == set(carried) else replace(r, config=carried)
-            for r in records
-            for carried in [carry_config(r.config, space, defaults)]]
+    return [replace(r, config=carry_config(r.config, space, defaults)) for r in records]
 
 
 class StoredExperiment:
