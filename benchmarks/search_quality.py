@@ -515,8 +515,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "branches3": {"branch_every": 3},
     # Ax's own fitting: every GP fit from BoTorch's default initial hyperparameters
     "cold": {"warm_start": False},
-    # warm fits run to SciPy's default tolerance, as before the looser WARM_FIT_FTOL
+    # warm fits run to SciPy's default tolerance, as before the looser WARM_FIT_FTOL, in
+    # every space; and the looser tolerance in every space (the default before `loose_fit_from`)
     "tightfit": {"warm_fit_ftol": None},
+    "loosefit": {"loose_fit_from": None},
+    # warm fits at SciPy's tolerance but at most 200 L-BFGS-B iterations
+    "tight200": {"warm_fit_ftol": None, "warm_fit_maxiter": 200},
+    # cold fits more often (the training set grown by a tenth since the last, not a quarter)
+    "growth11": {"cold_refit_growth": 1.1},
+    # every warm fit followed by a cold one, the lower loss kept: always, or below 60 points
+    "both": {"fit_both_below": 10**9},
+    "both60": {"fit_both_below": 60},
     # GP hyperparameters fitted by leave-one-out predictive likelihood, not the marginal
     # likelihood: always, or while fewer than 30 trials have data
     "loo": {"loo_fit_below": 10**9},

@@ -13,6 +13,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import math
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -254,6 +255,8 @@ BOUNDED_FIT_MAXITER = 150
 #: creep along the flat directions of the likelihood (the lengthscales of irrelevant
 #: inputs growing without end) for ~1,000 evaluations: on a 16-parameter space at 100
 #: trials the warm fit took as long as a cold one, 1.8 s. ``None``: SciPy's default.
+#: ``tune()`` applies it only in spaces of ``ModelSettings.loose_fit_from`` parameters or
+#: more: in small spaces it cost search quality and saved no time.
 WARM_FIT_FTOL: float | None = 1e-6
 
 #: Wall-clock cap on one GP fit, in seconds (BoTorch's ``timeout_sec``): past it the fit
@@ -306,10 +309,17 @@ class WarmStart:
 
     def __init__(self, growth: float | None = None, record_loss: bool = False,
                  ftol: float | None = WARM_FIT_FTOL,
-                 timeout: float | None = FIT_TIMEOUT) -> None:
+                 timeout: float | None = FIT_TIMEOUT,
+                 both_below: int | None = None, maxiter: int | None = None) -> None:
         self.growth = COLD_REFIT_GROWTH if growth is None else growth
+        #: below this many training points a warm fit is followed by a cold one and the
+        #: lower loss wins (``None``: never); see ``ModelSettings.fit_both_below``
+        self.both_below = both_below
         #: L-BFGS-B's ``ftol`` for warm fits (``None``: SciPy's default)
         self.ftol = ftol
+        #: L-BFGS-B's iteration cap for warm fits (``None``: none below
+        #: ``BOUNDED_FIT_AFTER`` points)
+        self.maxiter = maxiter
         #: seconds a fit, warm or cold, may run (``None``: no cap); see ``FIT_TIMEOUT``
         self.timeout = timeout
         #: compute the final negative MLL per point after each fit (benchmarks, tests)
@@ -380,7 +390,9 @@ class WarmStartPeek:
         self._owner = owner
         self._cleared = False  # a warm fit failed: cold from now on, the owner untouched
         self.ftol = owner.ftol
+        self.maxiter = owner.maxiter
         self.timeout = owner.timeout
+        self.both_below = owner.both_below
         self.record_loss = False
 
     def before_fit(self, model: Any, n: int) -> str | None:
@@ -517,6 +529,8 @@ def _fit_warm(original: Any, warm: WarmStart | WarmStartPeek, mll: Any, args: tu
     if "optimizer_kwargs" not in kwargs:  # the caller's own options win
         bound = {"maxiter": BOUNDED_FIT_MAXITER} if n > BOUNDED_FIT_AFTER else {}
         tol = {} if warm.ftol is None else {"ftol": warm.ftol}
+        if warm.maxiter is not None:
+            tol["maxiter"] = min(warm.maxiter, bound.get("maxiter", warm.maxiter))
         cold_kwargs = _with_options(kwargs, bound, warm.timeout)
         kwargs = _with_options(kwargs, {**bound, **tol}, warm.timeout)
     if reason is None:
@@ -528,6 +542,10 @@ def _fit_warm(original: Any, warm: WarmStart | WarmStartPeek, mll: Any, args: tu
             warm.clear()
             reason = warm.before_fit(model, n)  # no state now: records a cold fit at n
             result = original(mll, *args, **cold_kwargs)
+        else:
+            if warm.both_below is not None and n < warm.both_below:
+                result, reason = _cold_if_better(original, mll, args, cold_kwargs,
+                                                 initial, result)
     else:
         logger.debug("cold GP fit: %s", reason)
         result = original(mll, *args, **cold_kwargs)
@@ -538,6 +556,34 @@ def _fit_warm(original: Any, warm: WarmStart | WarmStartPeek, mll: Any, args: tu
         logger.debug("could not store the fitted GP hyperparameters: %r", err)
         warm.clear()
     return result
+
+
+def _cold_if_better(original: Any, mll: Any, args: tuple, kwargs: dict,
+                    initial: dict[str, Any], warm_result: Any) -> tuple[Any, str | None]:
+    """After a warm fit of ``mll``, fit again from ``initial`` (cold) and keep whichever
+    reached the lower loss; returns the fit's result and ``None`` (the warm fit kept) or
+    why the cold one was."""
+    model = mll.model
+    try:
+        warm_loss = _loss_per_point(mll)
+    except Exception as err:  # noqa: BLE001 - no loss to compare: the warm fit stands
+        logger.debug("no loss for the warm fit (%r); keeping it", err)
+        return warm_result, None
+    fitted = {name: p.detach().clone() for name, p in model.named_parameters()}
+    _restore(model, initial)
+    try:
+        result = original(mll, *args, **kwargs)
+        cold_loss = _loss_per_point(mll)
+    except _REFIT_COLD_ON as err:
+        logger.debug("cold GP fit beside the warm one failed (%r)", err)
+        cold_loss = math.inf
+    if cold_loss < warm_loss:
+        logger.debug("cold GP fit kept: loss %.4g, the warm fit's %.4g", cold_loss, warm_loss)
+        return result, f"cold fit's loss {cold_loss:.4g} below the warm fit's {warm_loss:.4g}"
+    _restore(model, fitted)
+    mll.train()  # drops anything computed from the cold fit's hyperparameters
+    mll.eval()
+    return warm_result, None
 
 
 def _with_options(kwargs: dict, options: dict, timeout: float | None = None) -> dict:

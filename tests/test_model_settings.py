@@ -144,6 +144,22 @@ def test_auto_categorical_kernel_only_where_unordered_choices_dominate(space_dic
         assert settings.resolved(_ax_parameters(space_dict)).categorical_kernel is explicit
 
 
+def test_loose_warm_fits_only_in_spaces_of_at_least_loose_fit_from_parameters(monkeypatch):
+    small = {f"x{i}": ("uniform", 0.0, 1.0) for i in range(3)}
+    small["k"] = ("fixed", 5)  # not modelled: does not count
+    large = {f"x{i}": ("uniform", 0.0, 1.0) for i in range(4)}
+    settings = propose.ModelSettings(warm_fit_ftol=1e-6, loose_fit_from=4)
+    assert settings.resolved(_ax_parameters(small)).warm_fit_ftol is None
+    assert settings.resolved(_ax_parameters(large)).warm_fit_ftol == 1e-6
+    # None: the tolerance everywhere
+    off = propose.ModelSettings(warm_fit_ftol=1e-6, loose_fit_from=None)
+    assert off.resolved(_ax_parameters(small)).warm_fit_ftol == 1e-6
+    # and what the proposers hand their warm starts
+    monkeypatch.setattr(propose, "SETTINGS", settings)
+    assert propose.AxProposer(SearchSpace(small), seed=0)._warm.ftol is None
+    assert propose.AxProposer(SearchSpace(large), seed=0)._warm.ftol == 1e-6
+
+
 def test_the_proposer_models_with_the_resolved_kernel(monkeypatch):
     monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(categorical_kernel=None))
     space = SearchSpace({"o": ("choice", ["a", "b", "c"]), "p": ("choice", ["x", "y"]),

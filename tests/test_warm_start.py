@@ -323,3 +323,55 @@ def test_a_slow_fit_stops_at_its_cap_instead_of_costing_the_proposal(monkeypatch
     else:
         assert proposal.generator == "gp", proposal.fallback
         assert p._warm.fits[-1]["n"] == 4  # the stopped fit was stored as any other
+
+
+@pytest.mark.parametrize("bad", ["warm", "cold"])
+def test_fit_both_keeps_whichever_fit_reached_the_lower_loss(bad):
+    # ModelSettings.fit_both_below: a warm fit, then a cold one from the defaults; the
+    # model leaves with the hyperparameters of the lower loss, and the next fit starts there
+    from botorch.fit import fit_gpytorch_mll
+
+    def spoil(mll):  # a "fit" that lands far from any optimum: a huge noise
+        with torch.no_grad():
+            mll.model.likelihood.noise_covar.raw_noise.fill_(8.0)
+        return mll
+
+    calls = []
+
+    def original(mll, *args, **kwargs):
+        calls.append("warm" if len(calls) % 2 == 0 else "cold")
+        return spoil(mll) if calls[-1] == bad else fit_gpytorch_mll(mll)
+
+    warm = _ax.WarmStart(growth=math.inf, both_below=100)
+    _ax._fit_warm(lambda m, *a, **k: fit_gpytorch_mll(m), warm, _gp(8), (), {})
+    mll = _gp(9)
+    with _debug_records() as records:
+        _ax._fit_warm(original, warm, mll, (), {})
+    assert calls == ["warm", "cold"]
+    kept = _params(mll.model)
+    assert kept["likelihood.noise_covar.raw_noise"].item() != 8.0
+    assert warm.fits[-1]["warm"] is (bad == "cold")
+    assert any("cold GP fit kept" in r.getMessage() for r in records) is (bad == "warm")
+    # what the model kept is what the next fit starts from
+    assert all(torch.equal(warm._state[k], v) for k, v in kept.items())
+    # at or above both_below only the warm fit runs
+    calls.clear()
+    warm.both_below = 9
+    _ax._fit_warm(original, warm, _gp(9), (), {})
+    assert calls == ["warm"]
+
+
+def test_a_warm_fit_iteration_cap_applies_to_warm_fits_only(monkeypatch):
+    # ModelSettings.warm_fit_maxiter: a cap for warm fits (at most the large-data bound),
+    # never for a cold fit, which starts far from the optimum
+    monkeypatch.setattr(_ax, "COLD_REFIT_GROWTH", math.inf)
+    monkeypatch.setattr(_ax, "BOUNDED_FIT_AFTER", 7)
+    seen = []
+    original = _recording_fit(seen)
+    warm = _ax.WarmStart(ftol=None, maxiter=200)
+    for n in (6, 7, 8):
+        _ax._fit_warm(original, warm, _gp(n), (), {})
+    cap = {"timeout_sec": _ax.FIT_TIMEOUT}
+    assert seen == [cap, {"options": {"maxiter": 200}, **cap},
+                    {"options": {"maxiter": min(200, _ax.BOUNDED_FIT_MAXITER)}, **cap}]
+    assert [f["warm"] for f in warm.fits] == [False, True, True]
