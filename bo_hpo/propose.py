@@ -223,7 +223,7 @@ class ModelSettings:
     cold_refit_growth: float | None = None
     fit_both_below: int | None = None
     warm_fit_maxiter: int | None = None
-    loose_fit_from: int | None = None
+    loose_fit_from: int | None = 9
 
     def resolved(self, parameters: Iterable[Any]) -> ModelSettings:
         """These settings for a space of Ax ``parameters``: ``categorical_kernel=None``
