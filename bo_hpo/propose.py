@@ -183,8 +183,9 @@ class ModelSettings:
             ``transformer_shape`` (0.0063 against 0.0110), a tie on ``multimodal_lr_wd``
             (0.0023 against 0.0046), ``hetero_noise_trap``, ``conditional_narrow``,
             ``branin_log``, and at 100 trials on ``sgd_momentum`` and
-            ``optimizer_lr_wd``; proposals on those small spaces no slower (median 0.54
-            to 1.36 s against 0.70 to 1.63 s at trials 21-50). On the 16-parameter space
+            ``optimizer_lr_wd``; proposals on those small spaces no slower overall
+            (median over trials 21-50: 10% slower on ``width_depth_batch``, 10-25%
+            faster on five other problems). On the 16-parameter space
             the tight fits made proposals slower (median 3.4 to 3.6 s against 1.2 to 1.4
             s at 50 trials), hence the scope (``benchmarks/RESULTS.md``, "Warm fits to
             SciPy's tolerance in small spaces").
