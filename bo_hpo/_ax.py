@@ -366,7 +366,7 @@ class WarmStart:
         return None
 
     def after_fit(self, model: Any, n: int, reason: str | None, loss: float | None) -> None:
-        state = {name: p.detach().clone() for name, p in model.named_parameters()}
+        state = _snapshot(model)
         with self._lock:
             self._signature = self._signature_of(model)
             self._state = state
@@ -516,7 +516,7 @@ def _install_fit_hook() -> bool:
 def _fit_warm(original: Any, warm: WarmStart | WarmStartPeek, mll: Any, args: tuple,
               kwargs: dict) -> Any:
     model = mll.model
-    initial = {name: p.detach().clone() for name, p in model.named_parameters()}
+    initial = _snapshot(model)
     try:
         n = _n_train(model)
         reason = warm.before_fit(model, n)
@@ -569,7 +569,7 @@ def _cold_if_better(original: Any, mll: Any, args: tuple, kwargs: dict,
     except Exception as err:  # noqa: BLE001 - no loss to compare: the warm fit stands
         logger.debug("no loss for the warm fit (%r); keeping it", err)
         return warm_result, None
-    fitted = {name: p.detach().clone() for name, p in model.named_parameters()}
+    fitted = _snapshot(model)
     _restore(model, initial)
     try:
         result = original(mll, *args, **kwargs)
@@ -595,6 +595,11 @@ def _with_options(kwargs: dict, options: dict, timeout: float | None = None) -> 
     if timeout is not None:
         optimizer_kwargs["timeout_sec"] = timeout
     return {**kwargs, "optimizer_kwargs": optimizer_kwargs} if optimizer_kwargs else kwargs
+
+
+def _snapshot(model: Any) -> dict[str, Any]:
+    """A copy of ``model``'s learnable parameters, by name (``_restore`` puts it back)."""
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
 def _restore(model: Any, values: dict[str, Any]) -> None:
