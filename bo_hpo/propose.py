@@ -188,7 +188,7 @@ class ModelSettings:
             faster on five other problems). On the 16-parameter space
             the tight fits made proposals slower (median 3.4 to 3.6 s against 1.2 to 1.4
             s at 50 trials), hence the scope (``benchmarks/RESULTS.md``, "Warm fits to
-            SciPy's tolerance in small spaces").
+            SciPy's tolerance in spaces under 9 parameters").
         cold_refit_growth: refit cold once the training set has grown by this factor
             since the last cold fit (``None``: ``_ax.COLD_REFIT_GROWTH``). Measured at 1.1
             against 1.25 (10 seeds, 50 trials): better on ``width_depth_batch`` (0.0038
