@@ -394,6 +394,7 @@ def _run_bo_hpo(
     propose.RETIRE_AS = variant.pop("retire_as", propose.RETIRE_AS)
     propose.SETTINGS = propose.ModelSettings(**variant)
     n_done = 0
+    warm: Any = None  # the search's WarmStart: how many of its fits stopped at the cap
 
     def objective(config: dict[str, Any]) -> float | tuple[float, float]:
         nonlocal n_done
@@ -410,6 +411,8 @@ def _run_bo_hpo(
         return mean if opts.get("observe") == "bare" else (mean, sem)
 
     def callback(progress: Any) -> None:
+        nonlocal warm
+        warm = getattr(progress._loop.proposer, "_warm", None)
         if n_done in checkpoints and n_done < n_trials:
             rec, _mean, _sem = progress.recommend()
             report("checkpoint", {"n": n_done, "config": None if rec is None else dict(rec)})
@@ -446,6 +449,11 @@ def _run_bo_hpo(
         info["fallbacks"] = trials["fallback"].dropna().astype(str).value_counts().to_dict()
     if "generator" in trials.columns:
         info["generators"] = trials["generator"].astype(str).value_counts().to_dict()
+    if warm is not None:
+        # a fit stopped at the cap stops earlier on a busier machine: such a run's trials
+        # depend on the load, while one without any repeats exactly
+        info["fits"] = warm.n_fits
+        info["capped_fits"] = warm.n_capped
     report("note", {"n": n_trials, "note": info})
 
 
@@ -923,6 +931,23 @@ def timing_table(
     return pd.DataFrame(rows)
 
 
+def capped_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per method and problem, bo_hpo's GP fits and how many stopped at the fit cap
+    (``_ax.FIT_TIMEOUT``), and in how many runs any did: those runs depend on the load."""
+    rows = []
+    for r in records:
+        info = next((n["note"] for n in r.get("notes", [])
+                     if isinstance(n.get("note"), dict) and "fits" in n["note"]), None)
+        if info is not None:
+            rows.append({"method": r["method"], "problem": r["problem"], "fits": info["fits"],
+                         "capped_fits": info["capped_fits"],
+                         "runs_capped": int(info["capped_fits"] > 0), "runs": 1})
+    if not rows:
+        return pd.DataFrame()
+    return (pd.DataFrame(rows).groupby(["method", "problem"], sort=False).sum()
+            .reset_index())
+
+
 def _fmt(df: pd.DataFrame) -> str:
     if df.empty:
         return "(no rows)"
@@ -1297,8 +1322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ver = verdict_table(q_recs, args.checkpoints)
     tim = timing_table(t_recs, args.timing_at_list, args.timing_window, args.method_list)
     rules = rules_table(q_recs, args.checkpoints)
+    capped = capped_table(q_recs)
     write_json(final=True, tables={"regret": reg, "overall": ovr, "timing": tim,
-                                   "rules": rules, "verdict": ver})
+                                   "rules": rules, "verdict": ver, "capped": capped})
 
     errors = [r for r in all_records if r["status"] == "error"]
     print(
@@ -1321,6 +1347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     src = "timing runs" if any(r["phase"] == "timing" for r in all_records) else "quality runs"
     print(f"\n# Seconds per proposal around trial N (+-{args.timing_window}), from the {src}")
     print(_fmt(tim))
+    if len(capped):
+        print("\n# GP fits that stopped at the fit cap (a run with any depends on the load)")
+        print(_fmt(capped))
     if errors:
         print(f"\n# {len(errors)} runs failed; first error per method:")
         for m in dict.fromkeys(r["method"] for r in errors):

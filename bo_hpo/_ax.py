@@ -15,6 +15,7 @@ import inspect
 import logging
 import math
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -328,8 +329,13 @@ class WarmStart:
         self._signature: tuple | None = None
         self._state: dict[str, Any] | None = None
         self._cold_n: int | None = None  # training points at the last cold fit attempt
-        #: one dict per fit: ``warm`` (bool), ``n``, ``loss`` (or None), ``reason``
+        #: one dict per fit, the last 100: ``warm`` (bool), ``n``, ``loss`` (or None),
+        #: ``reason``, ``seconds`` and ``capped`` (whether it stopped at ``timeout``)
         self.fits: list[dict[str, Any]] = []
+        #: fits so far, and how many of them stopped at ``timeout``: a run whose fits hit
+        #: the cap depends on the machine's load (a busier machine stops them earlier)
+        self.n_fits = 0
+        self.n_capped = 0
 
     def clear(self) -> None:
         with self._lock:
@@ -365,13 +371,17 @@ class WarmStart:
                 p.copy_(state[name])
         return None
 
-    def after_fit(self, model: Any, n: int, reason: str | None, loss: float | None) -> None:
+    def after_fit(self, model: Any, n: int, reason: str | None, loss: float | None,
+                  seconds: float | None = None, capped: bool = False) -> None:
         state = _snapshot(model)
         with self._lock:
             self._signature = self._signature_of(model)
             self._state = state
-            self.fits.append({"warm": reason is None, "n": n, "loss": loss, "reason": reason})
+            self.fits.append({"warm": reason is None, "n": n, "loss": loss, "reason": reason,
+                              "seconds": seconds, "capped": capped})
             del self.fits[:-100]
+            self.n_fits += 1
+            self.n_capped += capped
 
     def peek(self) -> WarmStartPeek:
         """A view of this start for fits that must leave the search as it was."""
@@ -400,7 +410,8 @@ class WarmStartPeek:
             return "no earlier fit"
         return self._owner.before_fit(model, n, record=False)
 
-    def after_fit(self, model: Any, n: int, reason: str | None, loss: float | None) -> None:
+    def after_fit(self, model: Any, n: int, reason: str | None, loss: float | None,
+                  seconds: float | None = None, capped: bool = False) -> None:
         pass
 
     def clear(self) -> None:
@@ -516,6 +527,20 @@ def _install_fit_hook() -> bool:
 def _fit_warm(original: Any, warm: WarmStart | WarmStartPeek, mll: Any, args: tuple,
               kwargs: dict) -> Any:
     model = mll.model
+    capped = False
+    cap = warm.timeout if "optimizer_kwargs" not in kwargs else None  # ours, or the caller's
+    began = time.perf_counter()
+
+    def fit(mll: Any, *args: Any, **kwargs: Any) -> Any:
+        """``original``, noting whether it ran to the cap (BoTorch stops a fit there
+        silently: its own handler drops the "timed out" warning)."""
+        nonlocal capped
+        start = time.perf_counter()
+        try:
+            return original(mll, *args, **kwargs)
+        finally:
+            capped |= cap is not None and time.perf_counter() - start >= cap
+
     initial = _snapshot(model)
     try:
         n = _n_train(model)
@@ -524,7 +549,7 @@ def _fit_warm(original: Any, warm: WarmStart | WarmStartPeek, mll: Any, args: tu
         logger.debug("cold GP fit: the warm start failed: %r", err)
         _restore(model, initial)
         warm.clear()
-        return original(mll, *args, **kwargs)
+        return original(mll, *args, **kwargs)  # uncapped: nothing to note
     cold_kwargs = kwargs
     if "optimizer_kwargs" not in kwargs:  # the caller's own options win
         bound = {"maxiter": BOUNDED_FIT_MAXITER} if n > BOUNDED_FIT_AFTER else {}
@@ -535,23 +560,27 @@ def _fit_warm(original: Any, warm: WarmStart | WarmStartPeek, mll: Any, args: tu
         kwargs = _with_options(kwargs, {**bound, **tol}, warm.timeout)
     if reason is None:
         try:
-            result = original(mll, *args, **kwargs)
+            result = fit(mll, *args, **kwargs)
         except _REFIT_COLD_ON as err:
             logger.debug("warm-started GP fit failed (%r); fitting again cold", err)
             _restore(model, initial)
             warm.clear()
             reason = warm.before_fit(model, n)  # no state now: records a cold fit at n
-            result = original(mll, *args, **cold_kwargs)
+            result = fit(mll, *args, **cold_kwargs)
         else:
             if warm.both_below is not None and n < warm.both_below:
-                result, reason = _cold_if_better(original, mll, args, cold_kwargs,
+                result, reason = _cold_if_better(fit, mll, args, cold_kwargs,
                                                  initial, result)
     else:
         logger.debug("cold GP fit: %s", reason)
-        result = original(mll, *args, **cold_kwargs)
+        result = fit(mll, *args, **cold_kwargs)
     try:
         loss = _loss_per_point(mll) if warm.record_loss else None
-        warm.after_fit(model, n, reason, loss)
+        if capped:
+            logger.info("a GP fit on %d points stopped at its %g s cap; the next fit goes on "
+                        "from where it got to", n, cap)
+        warm.after_fit(model, n, reason, loss, seconds=time.perf_counter() - began,
+                       capped=capped)
     except Exception as err:  # the fit stands; the next one is cold
         logger.debug("could not store the fitted GP hyperparameters: %r", err)
         warm.clear()

@@ -161,3 +161,36 @@ def test_a_run_scored_at_more_checkpoints_is_reused_at_the_tasks_checkpoints(tmp
                                   100: {"config": {"x": 100}}}
     assert run["alternatives"] == {50: {"observed": {"x": 1}}}
     assert run["reused_from"] == str(path)
+
+
+def test_a_bo_hpo_run_records_how_many_fits_stopped_at_the_cap(monkeypatch) -> None:
+    """A fit stopped at ``FIT_TIMEOUT`` makes a run depend on the machine's load; the run's
+    note says how many did, and the capped table sums them per method and problem."""
+    import search_quality as S
+
+    from bo_hpo import propose
+
+    # the run replaces these module-wide settings; put them back afterwards
+    monkeypatch.setattr(propose, "SETTINGS", propose.SETTINGS)
+    monkeypatch.setattr(propose, "RETIRE_AS", propose.RETIRE_AS)
+    monkeypatch.setitem(S.VARIANTS, "test_cap", {**S.VARIANTS["default"], "fit_timeout": 1e-9})
+
+    def run(variant):
+        messages: list[tuple[str, dict]] = []
+        S._run_bo_hpo("bo", P.PROBLEM_FACTORIES["optimizer_lr_wd"](), 0, 9, [9],
+                      np.random.default_rng(0), lambda kind, p: messages.append((kind, p)),
+                      {"observe": "bare", "variant": variant})
+        (note,) = [p["note"] for kind, p in messages if kind == "note"]
+        return {"problem": "optimizer_lr_wd", "method": "bo_hpo",
+                "notes": [{"n": 9, "note": note}]}
+
+    quick, stopped = run("default"), run("test_cap")  # no fit here takes 10 s; all 1 ns
+    fits = quick["notes"][0]["note"]["fits"]
+    assert fits >= 1 and quick["notes"][0]["note"]["capped_fits"] == 0
+    assert stopped["notes"][0]["note"]["capped_fits"] == stopped["notes"][0]["note"]["fits"] >= 1
+    table = S.capped_table([quick, stopped, {"problem": "p", "method": "ax", "notes": []}])
+    assert table.to_dict(orient="records") == [
+        {"method": "bo_hpo", "problem": "optimizer_lr_wd",
+         "fits": fits + stopped["notes"][0]["note"]["fits"],
+         "capped_fits": stopped["notes"][0]["note"]["capped_fits"],
+         "runs_capped": 1, "runs": 2}]

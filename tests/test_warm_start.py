@@ -68,9 +68,9 @@ def spy(monkeypatch):
         starts.append((reason, _params(model)))
         return reason
 
-    def spy_after(self, model, n, reason, loss):
+    def spy_after(self, model, n, reason, loss, **timing):
         ends.append(_params(model))
-        return after(self, model, n, reason, loss)
+        return after(self, model, n, reason, loss, **timing)
 
     monkeypatch.setattr(_ax.WarmStart, "before_fit", spy_before)
     monkeypatch.setattr(_ax.WarmStart, "after_fit", spy_after)
@@ -91,6 +91,9 @@ def test_second_fit_starts_from_the_first_fits_hyperparameters(monkeypatch, spy)
     # the first fit moved away from the defaults, so the second did not start there
     assert any(not torch.allclose(start0[k], ends[0][k]) for k in start0)
     assert [f["warm"] for f in proposer._warm.fits] == [False, True]
+    # quick fits, none of them counted as stopped at the cap
+    assert [f["capped"] for f in proposer._warm.fits] == [False, False]
+    assert proposer._warm.n_capped == 0 and proposer._warm.n_fits == 2
 
     # the search's own predictions fit the same model, from the same state
     proposer._fitted_adapter(observer=False)
@@ -320,9 +323,14 @@ def test_a_slow_fit_stops_at_its_cap_instead_of_costing_the_proposal(monkeypatch
     if fit_timeout is None:  # the control: the test can tell the cap from its absence
         assert proposal.generator == "fallback"
         assert "longer than 8 s" in proposal.fallback
+        assert p._warm.n_capped == 0
     else:
         assert proposal.generator == "gp", proposal.fallback
         assert p._warm.fits[-1]["n"] == 4  # the stopped fit was stored as any other
+        # and counted as stopped at the cap
+        assert p._warm.fits[-1]["capped"] is True
+        assert p._warm.fits[-1]["seconds"] >= fit_timeout
+        assert p._warm.n_capped == 1 and p._warm.n_fits == len(p._warm.fits)
 
 
 @pytest.mark.parametrize("bad", ["warm", "cold"])
