@@ -454,6 +454,7 @@ def _run_bo_hpo(
         # depend on the load, while one without any repeats exactly
         info["fits"] = warm.n_fits
         info["capped_fits"] = warm.n_capped
+        info["capped_asides"] = warm.n_capped_asides  # the checkpoints' recommendations
     report("note", {"n": n_trials, "note": info})
 
 
@@ -933,15 +934,17 @@ def timing_table(
 
 def capped_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Per method and problem, bo_hpo's GP fits and how many stopped at the fit cap
-    (``_ax.FIT_TIMEOUT``), and in how many runs any did: those runs depend on the load."""
+    (``_ax.FIT_TIMEOUT``), those of the search and those made aside for the checkpoints'
+    recommendations, and in how many runs any did: those runs depend on the load."""
     rows = []
     for r in records:
         info = next((n["note"] for n in r.get("notes", [])
                      if isinstance(n.get("note"), dict) and "fits" in n["note"]), None)
         if info is not None:
+            asides = info.get("capped_asides", 0)
             rows.append({"method": r["method"], "problem": r["problem"], "fits": info["fits"],
-                         "capped_fits": info["capped_fits"],
-                         "runs_capped": int(info["capped_fits"] > 0), "runs": 1})
+                         "capped_fits": info["capped_fits"], "capped_asides": asides,
+                         "runs_capped": int(info["capped_fits"] + asides > 0), "runs": 1})
     if not rows:
         return pd.DataFrame()
     return (pd.DataFrame(rows).groupby(["method", "problem"], sort=False).sum()

@@ -336,6 +336,8 @@ class WarmStart:
         #: the cap depends on the machine's load (a busier machine stops them earlier)
         self.n_fits = 0
         self.n_capped = 0
+        #: fits made through a ``peek`` (a recommendation, a report) that stopped at the cap
+        self.n_capped_asides = 0
 
     def clear(self) -> None:
         with self._lock:
@@ -412,7 +414,9 @@ class WarmStartPeek:
 
     def after_fit(self, model: Any, n: int, reason: str | None, loss: float | None,
                   seconds: float | None = None, capped: bool = False) -> None:
-        pass
+        if capped:  # the only trace a peek leaves: what it answered depends on the load
+            with self._owner._lock:
+                self._owner.n_capped_asides += 1
 
     def clear(self) -> None:
         self._cleared = True

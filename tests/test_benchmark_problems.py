@@ -177,7 +177,7 @@ def test_a_bo_hpo_run_records_how_many_fits_stopped_at_the_cap(monkeypatch) -> N
 
     def run(variant):
         messages: list[tuple[str, dict]] = []
-        S._run_bo_hpo("bo", P.PROBLEM_FACTORIES["optimizer_lr_wd"](), 0, 9, [9],
+        S._run_bo_hpo("bo", P.PROBLEM_FACTORIES["optimizer_lr_wd"](), 0, 9, [7, 9],
                       np.random.default_rng(0), lambda kind, p: messages.append((kind, p)),
                       {"observe": "bare", "variant": variant})
         (note,) = [p["note"] for kind, p in messages if kind == "note"]
@@ -187,10 +187,14 @@ def test_a_bo_hpo_run_records_how_many_fits_stopped_at_the_cap(monkeypatch) -> N
     quick, stopped = run("default"), run("test_cap")  # no fit here takes 10 s; all 1 ns
     fits = quick["notes"][0]["note"]["fits"]
     assert fits >= 1 and quick["notes"][0]["note"]["capped_fits"] == 0
+    assert quick["notes"][0]["note"]["capped_asides"] == 0
     assert stopped["notes"][0]["note"]["capped_fits"] == stopped["notes"][0]["note"]["fits"] >= 1
+    # the recommendation asked for at trial 7 fitted aside, and stopped at the cap too
+    assert stopped["notes"][0]["note"]["capped_asides"] >= 1
     table = S.capped_table([quick, stopped, {"problem": "p", "method": "ax", "notes": []}])
     assert table.to_dict(orient="records") == [
         {"method": "bo_hpo", "problem": "optimizer_lr_wd",
          "fits": fits + stopped["notes"][0]["note"]["fits"],
          "capped_fits": stopped["notes"][0]["note"]["capped_fits"],
+         "capped_asides": stopped["notes"][0]["note"]["capped_asides"],
          "runs_capped": 1, "runs": 2}]
