@@ -581,8 +581,8 @@ def _fit_warm(original: Any, warm: WarmStart | WarmStartPeek, mll: Any, args: tu
     try:
         loss = _loss_per_point(mll) if warm.record_loss else None
         if capped:
-            logger.info("a GP fit on %d points stopped at its %g s cap; the next fit goes on "
-                        "from where it got to", n, cap)
+            logger.info("a GP fit on %d points stopped at its %g s cap, where it had got to "
+                        "(a busier machine stops it earlier)", n, cap)
         warm.after_fit(model, n, reason, loss, seconds=time.perf_counter() - began,
                        capped=capped)
     except Exception as err:  # the fit stands; the next one is cold
