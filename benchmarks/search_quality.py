@@ -518,6 +518,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # (BoTorch: 100), most of a mixed proposal's time
     "init30": {"maxiter_init": 30},
     "warp": {"input_warping": True},
+    # noise variance log-linear / log-quadratic in the inputs, fitted with the GP
+    # (``_hetero.HeteroNoiseGP``)
+    "hetero": {"noise_model": "loglinear"},
+    "hetero2": {"noise_model": "logquadratic"},
     "catkernel": {"categorical_kernel": True},
     # every 4th / 3rd model proposal inside a conditional branch the incumbent is not in
     "branches": {"branch_every": 4},

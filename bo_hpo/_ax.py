@@ -82,21 +82,41 @@ def generator_node(client: Any, ax_index: int) -> str | None:
 
 
 
-def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = False) -> dict:
+#: ``model_kwargs``'s ``noise_model`` values.
+NOISE_MODELS = ("homoscedastic", "loglinear", "logquadratic")
+
+
+def model_kwargs(*, input_warping: bool = False, categorical_kernel: bool = False,
+                 noise_model: str = "homoscedastic") -> dict:
     """Keyword arguments for Ax's modular BoTorch generator beyond its defaults.
 
     ``input_warping``: a learned Kumaraswamy warp of every input (BoTorch's ``Warp``, which
     normalises with the search space's bounds first). ``categorical_kernel``: unordered
     choices stay categories (Ax's ``Mixed_transforms``, no one-hot), so Ax models them
-    with ``MixedSingleTaskGP``'s categorical kernel.
+    with ``MixedSingleTaskGP``'s categorical kernel. ``noise_model``: where no SEM was
+    observed, ``"homoscedastic"`` (Ax's one inferred noise level) or noise that varies
+    with the inputs, ``"loglinear"`` or ``"logquadratic"`` (``_hetero.HeteroNoiseGP``);
+    not with the categorical kernel, whose model it would replace.
     """
     kwargs: dict[str, Any] = {}
+    config: dict[str, Any] = {}
     if input_warping:
-        from ax.generators.torch.botorch_modular.surrogate import ModelConfig, SurrogateSpec
         from botorch.models.transforms.input import Warp
 
-        kwargs["surrogate_spec"] = SurrogateSpec(
-            model_configs=[ModelConfig(input_transform_classes=[Warp], name="warped")])
+        config.update(input_transform_classes=[Warp], name="warped")
+    if noise_model not in NOISE_MODELS:
+        raise ValueError(f"noise_model must be one of {NOISE_MODELS}, got {noise_model!r}")
+    if noise_model != "homoscedastic" and not categorical_kernel:
+        from bo_hpo._hetero import HeteroNoiseGP, HeteroNoiseQuadraticGP
+
+        model_class = (HeteroNoiseQuadraticGP if noise_model == "logquadratic"
+                       else HeteroNoiseGP)
+        config.update(botorch_model_class=model_class,
+                      name="-".join(filter(None, (config.get("name"), "hetero"))))
+    if config:
+        from ax.generators.torch.botorch_modular.surrogate import ModelConfig, SurrogateSpec
+
+        kwargs["surrogate_spec"] = SurrogateSpec(model_configs=[ModelConfig(**config)])
     if categorical_kernel:
         from ax.adapter.registry import MBM_X_trans, Mixed_transforms, Y_trans
 
