@@ -522,6 +522,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # (``_hetero.HeteroNoiseGP``)
     "hetero": {"noise_model": "loglinear"},
     "hetero2": {"noise_model": "logquadratic"},
+    # ... once 30 trials have data (homoscedastic before)
+    "hetero2_30": {"noise_model": "logquadratic", "noise_model_from": 30},
     "catkernel": {"categorical_kernel": True},
     # every 4th / 3rd model proposal inside a conditional branch the incumbent is not in
     "branches": {"branch_every": 4},

@@ -214,6 +214,9 @@ class ModelSettings:
             by the bootstrap rule (barely: the interval's upper end is -0.00001), where
             the default ties. Not the default until it has run on the whole benchmark
             (``benchmarks/RESULTS.md``, "Input-dependent noise").
+        noise_model_from: ``noise_model`` once this many trials have data, homoscedastic
+            before (``None``: from the first fit). A noise model has one or two
+            parameters per input to fit, which few points do not pin down.
     """
 
     num_restarts: int = 20
@@ -238,6 +241,7 @@ class ModelSettings:
     warm_fit_maxiter: int | None = None
     loose_fit_from: int | None = 9
     noise_model: str = "homoscedastic"
+    noise_model_from: int | None = None
 
     def resolved(self, parameters: Iterable[Any]) -> ModelSettings:
         """These settings for a space of Ax ``parameters``: ``categorical_kernel=None``
@@ -256,9 +260,10 @@ class ModelSettings:
         return resolved
 
     def model_kwargs(self) -> dict[str, Any]:
+        noise_model = "homoscedastic" if self.noise_model_from else self.noise_model
         return _ax.model_kwargs(input_warping=self.input_warping,
                                 categorical_kernel=bool(self.categorical_kernel),
-                                noise_model=self.noise_model)
+                                noise_model=noise_model)
 
     def optimizer_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"num_restarts": self.num_restarts,
@@ -598,6 +603,7 @@ class AxProposer:
         try:
             self._check_not_exhausted()
             self._warp_when_due()
+            self._noise_model_when_due()
             with _quiet(), _torch_threads(PROPOSAL_THREADS), _time_cap(
                     self.proposal_timeout), self._short_chains(), self._fits(), \
                     _ax_fallbacks() as ax_gave_up:
@@ -759,6 +765,19 @@ class AxProposer:
         self._adapter_cache = self._observer_cache = None
         logger.info("%d trials have data: the model warps its inputs from now on",
                     len(self._observed))
+
+    def _noise_model_when_due(self) -> None:
+        """Switch the model to ``ModelSettings.noise_model`` once ``noise_model_from``
+        trials have data (for proposals and predictions alike)."""
+        due = self.settings.noise_model_from
+        if self.method == "random" or not due or len(self._observed) < due:
+            return
+        self.settings = dataclasses.replace(self.settings, noise_model_from=None)
+        _ax.set_generator_kwargs(_ax.strategy(self.client), "MBM",
+                                 self.settings.model_kwargs())
+        self._adapter_cache = self._observer_cache = None
+        logger.info("%d trials have data: the model fits %s noise from now on",
+                    len(self._observed), self.settings.noise_model)
 
     def _replica(self) -> dict[str, Any] | None:
         """The Ax parameters of a measured configuration to evaluate again, when this is

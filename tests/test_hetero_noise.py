@@ -90,3 +90,20 @@ def test_noise_model_setting_chooses_the_model_ax_proposes_with(monkeypatch, noi
         # one slope per modelled input: lr, x, and the two-valued choice as one column
         assert stored["likelihood.noise_covar.weight"].shape == (3,)
         assert ("likelihood.noise_covar.curvature" in stored) is (noise_model == "logquadratic")
+
+
+def test_noise_model_from_keeps_one_noise_level_until_enough_trials_have_data(monkeypatch):
+    monkeypatch.setattr(propose, "SETTINGS", propose.ModelSettings(
+        noise_model="logquadratic", noise_model_from=9))
+    proposer = propose.AxProposer(SearchSpace(SPACE), seed=0, n_initial=6)
+
+    def measure(k):
+        for _ in range(k):
+            p = proposer.propose()
+            c = p.config
+            proposer.complete(p.ax_index, (math.log10(c["lr"]) + 3) ** 2 + c["x"], None)
+        return proposer._fitted_adapter(observer=True).generator.surrogate.model
+
+    assert not isinstance(measure(8), HeteroNoiseGP)  # 8 trials with data
+    assert isinstance(measure(2), HeteroNoiseGP)  # the 10th proposal saw 9
+    assert proposer.settings.noise_model_from is None
