@@ -212,7 +212,11 @@ class ModelSettings:
             0.0058, plain Ax 0.0295 / 0.0106 / 0.0062. Against the default both tie at
             every checkpoint; against plain Ax, ``"logquadratic"`` is better at 50 trials
             by the bootstrap rule (barely: the interval's upper end is -0.00001), where
-            the default ties. Not the default until it has run on the whole benchmark
+            the default ties. On six more problems (10 seeds, side by side) it was worse
+            than the default at 20 trials on two of them (``width_depth_batch``,
+            ``branin_log``: three times the median) and at 50 on ``multimodal_lr_wd``;
+            from 30 trials on (``noise_model_from=30``) it tied the default everywhere.
+            Not the default until it has run on the whole benchmark at 100 trials
             (``benchmarks/RESULTS.md``, "Input-dependent noise").
         noise_model_from: ``noise_model`` once this many trials have data, homoscedastic
             before (``None``: from the first fit). A noise model has one or two
