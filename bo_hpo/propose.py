@@ -763,10 +763,7 @@ class AxProposer:
         if (self.method == "random" or due is None or self.settings.input_warping
                 or len(self._observed) < due):
             return
-        self.settings = dataclasses.replace(self.settings, input_warping=True)
-        _ax.set_generator_kwargs(_ax.strategy(self.client), "MBM",
-                                 self.settings.model_kwargs())
-        self._adapter_cache = self._observer_cache = None
+        self._switch_model(input_warping=True)
         logger.info("%d trials have data: the model warps its inputs from now on",
                     len(self._observed))
 
@@ -776,12 +773,17 @@ class AxProposer:
         due = self.settings.noise_model_from
         if self.method == "random" or not due or len(self._observed) < due:
             return
-        self.settings = dataclasses.replace(self.settings, noise_model_from=None)
+        self._switch_model(noise_model_from=None)
+        logger.info("%d trials have data: the model fits %s noise from now on",
+                    len(self._observed), self.settings.noise_model)
+
+    def _switch_model(self, **changes: Any) -> None:
+        """These ``ModelSettings`` changes from the next fit on, for Ax's proposals and
+        this proposer's predictions alike."""
+        self.settings = dataclasses.replace(self.settings, **changes)
         _ax.set_generator_kwargs(_ax.strategy(self.client), "MBM",
                                  self.settings.model_kwargs())
         self._adapter_cache = self._observer_cache = None
-        logger.info("%d trials have data: the model fits %s noise from now on",
-                    len(self._observed), self.settings.noise_model)
 
     def _replica(self) -> dict[str, Any] | None:
         """The Ax parameters of a measured configuration to evaluate again, when this is
