@@ -31,8 +31,8 @@ from linear_operator.operators import DiagLinearOperator
 from torch import Tensor
 from torch.nn import Parameter
 
-#: Prior mean and sd of the log noise variance at the centre of the (standardised)
-#: outcome's space: BoTorch's default noise prior, LogNormal(-4, 1), on the log scale.
+#: Prior mean and sd of the log noise variance (of the standardised outcome) at the
+#: centre of the input space: BoTorch's default noise prior, LogNormal(-4, 1), as a log.
 BIAS_PRIOR = (-4.0, 1.0)
 
 #: Prior sd of each input's slope of the log noise variance across its unit range: 3
