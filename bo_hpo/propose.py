@@ -227,6 +227,7 @@ class ModelSettings:
     raw_samples: int = 1024
     maxiter_alternating: int | None = None
     maxiter_init: int | None = None
+    alternating_tol: float | None = None
     input_warping: bool = False
     categorical_kernel: bool | None = None
     warm_start: bool = True
@@ -275,12 +276,21 @@ class ModelSettings:
         # no empty ``options``: Ax's discrete optimiser refuses the key itself
         options = {key: value for key, value in (("maxiter_alternating",
                                                   self.maxiter_alternating),
-                                                 ("maxiter_init", self.maxiter_init))
+                                                 ("maxiter_init", self.maxiter_init),
+                                                 ("tol", self.alternating_tol))
                    if value is not None}
         if options:
             kwargs["options"] = options
         return kwargs
 
+
+#: Options of BoTorch's alternating mixed optimiser that no other optimiser may get.
+ALTERNATING_ONLY = frozenset({"maxiter_init", "tol"})
+
+#: More combinations of discrete values than this, and BoTorch alternates between
+#: discrete and continuous steps instead of enumerating them (its
+#: ``ALTERNATING_OPTIMIZER_THRESHOLD``).
+ALTERNATING_COMBINATIONS = 10
 
 #: ``ModelSettings(categorical_kernel=None)`` uses the categorical kernel when unordered
 #: choices are more than this share of the parameters Ax models.
@@ -462,9 +472,11 @@ class AxProposer:
             hasattr(p, "bounds") and p.parameter_type == "float"
             for p in self.translation.parameters
         )
-        if continuous and "maxiter_init" in kwargs.get("options", {}):
-            # the mixed optimiser's option; BoTorch's continuous optimiser has no such step
-            options = {k: v for k, v in kwargs.pop("options").items() if k != "maxiter_init"}
+        if not self._alternating() and ALTERNATING_ONLY & set(kwargs.get("options", {})):
+            # the alternating optimiser's own steps; elsewhere BoTorch would hand them to
+            # SciPy ("tol" would loosen every L-BFGS-B run) or refuse them
+            options = {k: v for k, v in kwargs.pop("options").items()
+                       if k not in ALTERNATING_ONLY}
             if options:
                 kwargs["options"] = options
         if continuous and self.translation.constraints:
@@ -482,6 +494,25 @@ class AxProposer:
             # 20 trials, 5 seeds: a tie).
             kwargs["num_restarts"] = min(kwargs["num_restarts"], CONSTRAINED_MAX_RESTARTS)
         return kwargs
+
+    def _alternating(self) -> bool:
+        """Whether Ax will optimise the acquisition with BoTorch's alternating mixed
+        optimiser: a space not all discrete whose discrete dimensions (integers, ordered
+        choices, two-valued choices, which Ax encodes as one 0/1 column, and the other
+        unordered ones only under the categorical kernel: their one-hot columns are
+        optimised as floats) have more than ``ALTERNATING_COMBINATIONS`` combinations
+        (``botorch.optim.optimize_mixed.should_use_mixed_alternating_optimizer``).
+        Fewer are enumerated, each with BoTorch's continuous optimiser."""
+        combinations = 1
+        for p in self.translation.parameters:
+            if hasattr(p, "bounds"):
+                if p.parameter_type == "int":
+                    combinations *= int(p.bounds[1]) - int(p.bounds[0]) + 1
+            elif hasattr(p, "values") and (getattr(p, "is_ordered", False)
+                                          or self.settings.categorical_kernel
+                                          or len(p.values) == 2):
+                combinations *= len(p.values)
+        return combinations > ALTERNATING_COMBINATIONS
 
     def _short_chains(self) -> contextlib.AbstractContextManager[None]:
         """Starting points under linear constraints without BoTorch's long hit-and-run

@@ -255,6 +255,73 @@ def test_maxiter_init_reaches_only_the_mixed_optimiser(monkeypatch):
     assert seen and all(options["maxiter_init"] == 5 for options in seen)
 
 
+OPTIMISER_SPACES = {
+    # 8 integer values and a one-hot choice: enumerated, 8 combinations
+    "few": {"lr": ("log_uniform", 1e-4, 1e-1), "layers": ("int", 1, 8),
+            "opt": ("choice", ["a", "b", "c"])},
+    # a two-valued choice is one 0/1 column, discrete: 16 combinations
+    "binary": {"lr": ("log_uniform", 1e-4, 1e-1), "layers": ("int", 1, 8),
+               "bn": ("choice", [True, False])},
+    "one_hot_only": {"lr": ("log_uniform", 1e-4, 1e-1), "opt": ("choice", ["a", "b", "c"])},
+    "ordered": {"lr": ("log_uniform", 1e-4, 1e-1), "bs": ("ordered", [16, 32, 64, 128, 256])},
+    "wide_int": {"lr": ("log_uniform", 1e-4, 1e-1), "width": ("log_int", 16, 1024)},
+    "two_ordered": {"lr": ("log_uniform", 1e-4, 1e-1), "bs": ("ordered", [16, 32, 64, 128]),
+                    "layers": ("int", 1, 3)},
+    # unordered choices dominate: the categorical kernel, so they count
+    "categorical": {"lr": ("log_uniform", 1e-4, 1e-1), "p": ("choice", ["u", "v", "w"]),
+                    "q": ("choice", ["r", "s", "t"]), "r": ("choice", ["x", "y"])},
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMISER_SPACES))
+def test_alternating_options_go_only_where_ax_alternates(monkeypatch, name):
+    """``_alternating`` predicts the optimiser Ax picks, so "tol" and "maxiter_init"
+    reach BoTorch's alternating optimiser and nothing else (SciPy would take "tol")."""
+    from ax.generators.torch.botorch_modular import acquisition
+
+    settings = propose.ModelSettings(maxiter_init=50, alternating_tol=1e-3)
+    monkeypatch.setattr(propose, "SETTINGS", settings)
+    picked, options = [], []
+    original = acquisition.determine_optimizer
+
+    def recorded(*args, **kwargs):
+        picked.append(original(*args, **kwargs))
+        return picked[-1]
+
+    def optimised(name):
+        def record(*args, **kwargs):
+            options.append((name, dict(kwargs.get("options") or {})))
+            return getattr(acquisition_originals, name)(*args, **kwargs)
+        return record
+
+    import types
+    acquisition_originals = types.SimpleNamespace(**{
+        n: getattr(acquisition, n) for n in ("optimize_acqf", "optimize_acqf_mixed",
+                                             "optimize_acqf_mixed_alternating")})
+    monkeypatch.setattr(acquisition, "determine_optimizer", recorded)
+    for n in vars(acquisition_originals):
+        monkeypatch.setattr(acquisition, n, optimised(n))
+    proposer = propose.AxProposer(SearchSpace(OPTIMISER_SPACES[name]), seed=0, n_initial=3)
+    for i in range(4):
+        p = proposer.propose()
+        proposer.complete(p.ax_index, float(i % 3) + 0.1 * i, None)
+    assert (p.generator, p.fallback) == ("gp", None)
+    assert picked and set(picked) == {picked[0]}
+    assert (picked[0] == "optimize_acqf_mixed_alternating") == proposer._alternating()
+    for optimiser, given in options:
+        alternating = optimiser == "optimize_acqf_mixed_alternating"
+        assert ({"tol", "maxiter_init"} <= set(given)) == alternating, (optimiser, given)
+        assert ({"tol", "maxiter_init"} & set(given)) == (
+            {"tol", "maxiter_init"} if alternating else set()), (optimiser, given)
+
+
+def test_alternating_prediction_covers_both_answers():
+    """The spaces above include both answers, so the test above checks both ways."""
+    answers = {propose.AxProposer(SearchSpace(space), seed=0)._alternating()
+               for space in OPTIMISER_SPACES.values()}
+    assert answers == {True, False}
+
+
 def test_nearness_compares_numbers_on_their_own_scale_and_choices_exactly():
     space = SearchSpace(BRANCHY)
     near = propose._Nearness(translate(space), [{"opt": "sgd", "lr": 1e-3, "momentum": 0.5},
