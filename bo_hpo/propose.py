@@ -54,14 +54,25 @@ class ModelSettings:
             to 1.7 times the proposal time; more raw samples alone did not help.
         maxiter_alternating: cap on the mixed optimiser's alternating iterations
             (``None``: BoTorch's default).
-        maxiter_init: cap on the L-BFGS-B iterations of the mixed optimiser's
-            continuous-relaxation start (``None``: BoTorch's 100). In a mixed space it is
-            most of a proposal's time (0.68 s of 0.98 s at 16 dimensions and 50 trials).
-            Capped at 30 it tied the default on search quality (six problems, 10 seeds)
-            but made proposals slower, not faster: an unconverged start leaves the
-            alternating steps more to do (median 2.2 s against 0.63 s at 25 trials;
-            ``benchmarks/RESULTS.md``, "Ablation, fifth pass"). Continuous spaces, which
-            BoTorch optimises otherwise, ignore it.
+        maxiter_init: cap on the L-BFGS-B iterations of the alternating mixed
+            optimiser's continuous-relaxation start (``None``: BoTorch's 100). It is
+            most of a 16-parameter proposal's time, and there its 20 restarts ran to
+            100. At 50 the median 16-D proposal took 0.69 / 0.75 / 0.86 s at 25 / 50 /
+            100 trials against 1.40 / 1.08 / 1.30 s (GPSampler 0.50 / 0.48 / 0.55 s,
+            same run), and search quality tied at 20, 50 and 100 trials on both 16-D
+            problems (10 seeds; lower medians at 50 and 100). On the smaller mixed
+            problems no start went past 45 iterations, so it changes nothing there
+            (``benchmarks/RESULTS.md``, "A shorter relaxation start"). At 30 proposals
+            were slower, not faster: a start that far from converged leaves the
+            alternating steps more to do ("Ablation, fifth pass"). Only the alternating
+            optimiser gets it (``AxProposer._alternating``).
+        alternating_tol: the alternating optimiser's stopping tolerance (``None``:
+            BoTorch's 1e-8): a restart stops once a discrete-then-continuous round
+            gains less than this in log acquisition value (BoTorch also hands it to
+            SciPy as the gradient tolerance of those rounds). 1e-3 cut the 4-5 s
+            proposals where two restarts crept on for 64 rounds, but not the median,
+            and tied on quality with higher medians at 20 trials on four of five
+            problems, so it is off.
         input_warping: a learned Kumaraswamy warp of every input (BoTorch's ``Warp``).
         categorical_kernel: keep unordered choices as categories under a categorical
             kernel (``MixedSingleTaskGP``) instead of one-hot encoding them. ``None``
@@ -226,7 +237,7 @@ class ModelSettings:
     num_restarts: int = 20
     raw_samples: int = 1024
     maxiter_alternating: int | None = None
-    maxiter_init: int | None = None
+    maxiter_init: int | None = 50
     alternating_tol: float | None = None
     input_warping: bool = False
     categorical_kernel: bool | None = None

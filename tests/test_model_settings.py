@@ -96,7 +96,8 @@ def test_loo_fit_below_chooses_the_fitting_criterion(monkeypatch, below, loo):
 
 @pytest.mark.parametrize("cap", [None, 3])
 def test_optimizer_effort_reaches_the_generation_strategy(cap):
-    settings = propose.ModelSettings(num_restarts=7, raw_samples=77, maxiter_alternating=cap)
+    settings = propose.ModelSettings(num_restarts=7, raw_samples=77, maxiter_alternating=cap,
+                                     maxiter_init=None)
     gs = propose.AxProposer._generation_strategy("bo", None, 0, settings.optimizer_kwargs(),
                                                  settings=settings)
     (spec,) = [s for n in gs._nodes if n.name == "MBM" for s in n.generator_specs]
