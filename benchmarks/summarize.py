@@ -2,6 +2,13 @@
 
 Useful for files written by earlier versions (method names as they were then) and for
 joining files: ``python benchmarks/summarize.py a.json b.json --ours bo_hpo``.
+
+``--manifest M.json`` joins exactly the runs a manifest names instead: for each problem and
+method, the files, the method's name in each file (a variant that became the default, such as
+``bo_hpo@init50``, is shown as ``bo_hpo``) and the seeds to take from it. File names are
+relative to the manifest's ``results_dir`` (itself relative to the manifest). A run named
+twice, or a seed, checkpoint or run a manifest promises but a file lacks, is an error, so a
+table never silently mixes in other runs or leaves some out.
 """
 
 from __future__ import annotations
@@ -22,18 +29,59 @@ from search_quality import (  # noqa: E402
 )
 
 
+def manifest_runs(path: Path) -> list[dict]:
+    """The runs a manifest names, each under the method name the manifest gives it."""
+    manifest = json.loads(path.read_text())
+    results = path.parent / manifest.get("results_dir", ".")
+    want = [int(n) for n in manifest.get("checkpoints", [])]
+    loaded: dict[str, list[dict]] = {}
+    runs, seen = [], set()
+    for problem, methods in manifest["problems"].items():
+        for method, entries in methods.items():
+            for entry in entries:
+                file_runs = loaded.setdefault(
+                    entry["file"], json.loads((results / entry["file"]).read_text())["runs"])
+                found = {r["seed"]: r for r in file_runs
+                         if r["problem"] == problem and r["method"] == entry["method"]
+                         and r.get("phase", "quality") == "quality" and r["status"] == "ok"}
+                for seed in entry["seeds"]:
+                    key = (problem, method, seed)
+                    if key in seen:
+                        raise SystemExit(f"{path}: {problem} {method} seed {seed} is named twice")
+                    if seed not in found:
+                        raise SystemExit(f"{path}: {entry['file']} has no finished "
+                                         f"{entry['method']} run of {problem}, seed {seed}")
+                    r = dict(found[seed], method=method, source=entry["file"])
+                    r["checkpoints"] = {int(k): v for k, v in r["checkpoints"].items()}
+                    missing = [n for n in want if n not in r["checkpoints"]]
+                    if missing:
+                        raise SystemExit(f"{path}: {entry['file']}: {problem} {entry['method']} "
+                                         f"seed {seed} has no checkpoint {missing}")
+                    if want:  # the table's checkpoints only, though a run has more
+                        r["checkpoints"] = {n: r["checkpoints"][n] for n in want}
+                    seen.add(key)
+                    runs.append(r)
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("files", nargs="*", type=Path)
+    p.add_argument("--manifest", type=Path, help="join the runs this JSON manifest names")
     p.add_argument("--ours", default="bo_hpo", help="the method the verdict judges")
     p.add_argument("--no-rules", action="store_true", help="leave out the rules table")
     args = p.parse_args(argv)
+    if bool(args.files) == bool(args.manifest):
+        p.error("give run files or --manifest, not both")
     runs = []
     for f in args.files:
         for r in json.loads(f.read_text())["runs"]:
             if r.get("phase", "quality") == "quality" and r["status"] == "ok":
                 r["checkpoints"] = {int(k): v for k, v in r["checkpoints"].items()}
                 runs.append(r)
+    if args.manifest:
+        runs = manifest_runs(args.manifest)
+        args.files = [args.manifest]
     checkpoints = sorted({n for r in runs for n in r["checkpoints"]})
     methods = list(dict.fromkeys(r["method"] for r in runs))
     problems = list(dict.fromkeys(r["problem"] for r in runs))

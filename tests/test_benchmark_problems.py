@@ -163,6 +163,53 @@ def test_a_run_scored_at_more_checkpoints_is_reused_at_the_tasks_checkpoints(tmp
     assert run["reused_from"] == str(path)
 
 
+def test_a_manifest_joins_exactly_the_runs_it_names(tmp_path) -> None:
+    """``summarize.py --manifest`` takes the named seeds from the named files, shows a
+    variant that became the default under the default's name, keeps the table's checkpoints,
+    and refuses a manifest that promises a run a file lacks or names a run twice."""
+    import json
+
+    import summarize
+
+    def run(method, seed, regret, checkpoints=(15, 20, 50)):
+        return {"phase": "quality", "method": method, "problem": "p", "seed": seed,
+                "status": "ok", "checkpoints": {str(n): {"regret": regret + n / 1000}
+                                                for n in checkpoints}}
+
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "a.json").write_text(json.dumps({"runs": [
+        run("bo_hpo@init50", 0, 0.1), run("bo_hpo@init50", 1, 0.2),
+        run("bo_hpo", 0, 9.0), run("ax", 0, 0.3), run("ax", 1, 0.4)]}))
+    (tmp_path / "res" / "b.json").write_text(json.dumps({"runs": [run("ax", 2, 0.5)]}))
+
+    def manifest(ax_entries, checkpoints=(20, 50)):
+        path = tmp_path / "m.json"
+        path.write_text(json.dumps({"results_dir": "res", "checkpoints": list(checkpoints),
+                                    "problems": {"p": {
+                                        "bo_hpo": [{"file": "a.json", "method": "bo_hpo@init50",
+                                                    "seeds": [0, 1]}],
+                                        "ax": ax_entries}}}))
+        return path
+
+    runs = summarize.manifest_runs(manifest([
+        {"file": "a.json", "method": "ax", "seeds": [0, 1]},
+        {"file": "b.json", "method": "ax", "seeds": [2]}]))
+    got = sorted((r["method"], r["seed"], r["source"], round(r["checkpoints"][20]["regret"], 6))
+                 for r in runs)
+    assert got == [("ax", 0, "a.json", 0.32), ("ax", 1, "a.json", 0.42),
+                   ("ax", 2, "b.json", 0.52), ("bo_hpo", 0, "a.json", 0.12),
+                   ("bo_hpo", 1, "a.json", 0.22)]  # never the plain bo_hpo run (9.0)
+    assert all(sorted(r["checkpoints"]) == [20, 50] for r in runs)  # 15 left out
+    with pytest.raises(SystemExit, match="b.json has no finished ax run of p, seed 3"):
+        summarize.manifest_runs(manifest([{"file": "b.json", "method": "ax", "seeds": [3]}]))
+    with pytest.raises(SystemExit, match="p ax seed 0 is named twice"):
+        summarize.manifest_runs(manifest([{"file": "a.json", "method": "ax", "seeds": [0]},
+                                          {"file": "a.json", "method": "ax", "seeds": [0]}]))
+    with pytest.raises(SystemExit, match=r"has no checkpoint \[100\]"):
+        summarize.manifest_runs(manifest([{"file": "a.json", "method": "ax", "seeds": [0]}],
+                                         checkpoints=(20, 100)))
+
+
 def test_a_bo_hpo_run_records_how_many_fits_stopped_at_the_cap(monkeypatch) -> None:
     """A fit stopped at ``FIT_TIMEOUT`` makes a run depend on the machine's load; the run's
     note says how many did, and the capped table sums them per method and problem."""
