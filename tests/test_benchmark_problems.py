@@ -245,3 +245,44 @@ def test_a_bo_hpo_run_records_how_many_fits_stopped_at_the_cap(monkeypatch) -> N
          "capped_fits": stopped["notes"][0]["note"]["capped_fits"],
          "capped_asides": stopped["notes"][0]["note"]["capped_asides"],
          "runs_capped": 1, "runs": 2}]
+
+
+def test_a_replay_draws_the_runs_noise_again(monkeypatch) -> None:
+    """``replay_recommendation.py`` rebuilds a run's observed values from its recorded
+    configurations and the run's noise stream: the same values the objective returned, in
+    order; and it recommends one of the evaluated configs."""
+    import zlib
+
+    import replay_recommendation as R
+    import search_quality as S
+
+    from bo_hpo import propose
+    from bo_hpo.space import SearchSpace
+
+    monkeypatch.setattr(propose, "SETTINGS", propose.SETTINGS)
+    monkeypatch.setattr(propose, "RETIRE_AS", propose.RETIRE_AS)
+    problem = P.get_problem("hetero_noise_trap")
+    seen: list[float] = []
+    observe = problem.observe
+
+    def recording(config, rng):
+        mean, sem = observe(config, rng)
+        seen.append(mean)
+        return mean, sem
+
+    monkeypatch.setattr(problem, "observe", recording)
+    messages: list[tuple[str, dict]] = []
+    rng = np.random.default_rng([3, zlib.crc32(problem.name.encode()), 20240])
+    S._run_bo_hpo("bo", problem, 3, 10, [10], rng,
+                  lambda kind, p: messages.append((kind, p)),
+                  {"observe": "bare", "variant": "default", "infeasible": "fail"})
+    trials = [p for kind, p in messages if kind == "trial"]
+    monkeypatch.setattr(problem, "observe", observe)
+    data = R.observations(problem, {"seed": 3, "trials": trials})
+    assert [mean for _, mean, _ in data if mean is not None] == seen
+    regret = R.recommend(problem, SearchSpace(problem.space,
+                                              constraints=list(problem.constraints)),
+                         3, data, "default")
+    feasible = [problem.regret(P.active_config(problem.space, c)) for c, m, _ in data
+                if m is not None]
+    assert regret in feasible

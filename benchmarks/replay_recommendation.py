@@ -1,0 +1,172 @@
+"""Replay stored bo_hpo runs with another model for the recommendation only.
+
+A search-quality run records every trial's configuration in order, and the benchmark's noise
+is a seeded stream (``search_quality._child_main``), so each trial's observed value can be
+drawn again exactly. This script rebuilds each run's data at each checkpoint, refits the
+recommendation's GP under a ``ModelSettings`` variant (``search_quality.VARIANTS``) and
+recommends, as ``tune()`` does, the evaluated configuration with the best predicted mean. The
+search is the recorded one, so a variant that changes only the recommendation is measured at
+the cost of a few fits per run, on every problem, with no new search.
+
+Every variant is compared with ``default`` replayed the same way (a cold fit on the same data;
+the live run's warm-started fit can pick another trial now and then, so the script also
+counts how often the replayed default repeats the recorded recommendation), pairing seeds,
+by the benchmark's rule (``search_quality.verdict_table``: a 90% bootstrap interval of the
+difference of medians). Infeasible trials are left out of the replayed data.
+
+    python benchmarks/replay_recommendation.py --problem hetero_noise_trap \\
+        --files results/hetero_noise_trap_100_newdefault_209ae97.json --variants default,hetero
+    python benchmarks/replay_recommendation.py --manifest benchmarks/current_table.json \\
+        --problems branin_log,sgd_momentum --variants default,hetero --checkpoints 50,100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from problems import active_config, get_problem  # noqa: E402
+from search_quality import VARIANTS, _fmt, verdict_table  # noqa: E402
+
+
+def observations(problem: Any, run: dict[str, Any]) -> list[tuple[dict, float | None, Any]]:
+    """``(config, observed value or None if infeasible, recorded true value)`` per trial,
+    the noise drawn from the run's stream again, in the run's order."""
+    pkey = zlib.crc32(problem.name.encode())
+    rng = np.random.default_rng([run["seed"], pkey, 20240])
+    out = []
+    for t in sorted(run["trials"], key=lambda t: t["i"]):
+        if not t["feasible"]:  # the benchmark's objective raised before drawing noise
+            out.append((t["config"], None, None))
+            continue
+        mean, _sem = problem.observe(t["config"], rng)
+        out.append((t["config"], mean, t.get("true")))
+    return out
+
+
+def recommend(problem: Any, space: Any, seed: int, data: list[tuple[dict, float | None, Any]],
+              variant: str) -> float | None:
+    """The regret of the configuration a fresh fit under ``variant`` recommends."""
+    from bo_hpo import propose
+
+    propose.SETTINGS = propose.ModelSettings(**VARIANTS[variant])
+    proposer = propose.AxProposer(space, minimize=True, seed=seed)
+    told = []
+    for config, mean, true in data:
+        if mean is None:
+            continue
+        proposal = proposer.attach(config, generator="replay")
+        proposer.complete(proposal.ax_index, mean, None)
+        told.append((proposal.ax_index, config, true))
+    predictions = proposer.predict([index for index, _, _ in told])
+    if not predictions:
+        return None
+    _, config, true = min(told, key=lambda row: predictions[row[0]].mean)
+    return (true - problem.optimum if true is not None
+            else problem.regret(active_config(problem.space, config)))
+
+
+def load_runs(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+    """Problem -> the bo_hpo runs to replay, from files or a ``summarize.py`` manifest."""
+    by_problem: dict[str, list[dict[str, Any]]] = {}
+    if args.manifest:
+        manifest = json.loads(args.manifest.read_text())
+        results = args.manifest.parent / manifest.get("results_dir", ".")
+        for problem in args.problems.split(","):
+            for entry in manifest["problems"][problem]["bo_hpo"]:
+                for r in json.loads((results / entry["file"]).read_text())["runs"]:
+                    if (r["problem"] == problem and r["method"] == entry["method"]
+                            and r["seed"] in entry["seeds"] and r["status"] == "ok"):
+                        by_problem.setdefault(problem, []).append(r)
+        return by_problem
+    seen = set()
+    for f in args.files:
+        for r in json.loads(Path(f).read_text())["runs"]:
+            key = (r["problem"], r["seed"])
+            if (r["problem"] == args.problem and r["method"] == args.method
+                    and r["status"] == "ok" and key not in seen):
+                seen.add(key)
+                by_problem.setdefault(r["problem"], []).append(r)
+    return by_problem
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--problem", help="with --files: the problem whose runs to replay")
+    p.add_argument("--files", nargs="*", default=[], help="search_quality.py JSON files")
+    p.add_argument("--method", default="bo_hpo", help="the runs' method name in --files")
+    p.add_argument("--manifest", type=Path, help="a summarize.py manifest instead of --files")
+    p.add_argument("--problems", help="with --manifest: comma list of problems")
+    p.add_argument("--variants", default="default,hetero",
+                   help="comma list; the first is the baseline (default: default,hetero)")
+    p.add_argument("--checkpoints", default="20,50,100")
+    p.add_argument("--seeds", help="comma list (default: every seed found)")
+    p.add_argument("--out", type=Path, default=Path("replay_recommendation.jsonl"))
+    args = p.parse_args(argv)
+    if bool(args.manifest) == bool(args.files):
+        p.error("give --files (with --problem) or --manifest (with --problems)")
+    if (args.manifest and not args.problems) or (args.files and not args.problem):
+        p.error("--manifest needs --problems, --files needs --problem")
+    variants = args.variants.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    checkpoints = [int(c) for c in args.checkpoints.split(",")]
+    seeds = None if args.seeds is None else {int(s) for s in args.seeds.split(",")}
+    logging.disable(logging.WARNING)
+    from bo_hpo.space import SearchSpace
+
+    records: list[dict[str, Any]] = []
+    repeated = total = 0
+    with args.out.open("a") as out:
+        for pname, runs in load_runs(args).items():
+            problem = get_problem(pname)
+            space = SearchSpace(problem.space, constraints=list(problem.constraints))
+            for run in sorted(runs, key=lambda r: r["seed"]):
+                if seeds is not None and run["seed"] not in seeds:
+                    continue
+                data = observations(problem, run)
+                for variant in variants:
+                    cps = {}
+                    for n in checkpoints:
+                        if n > len(data):
+                            continue
+                        t0 = time.perf_counter()
+                        regret = recommend(problem, space, run["seed"], data[:n], variant)
+                        recorded = run["checkpoints"].get(str(n), {}).get("regret")
+                        row = {"problem": pname, "seed": run["seed"], "variant": variant,
+                               "n": n, "regret": regret, "recorded": recorded,
+                               "seconds": round(time.perf_counter() - t0, 2)}
+                        out.write(json.dumps(row) + "\n")
+                        out.flush()
+                        print(json.dumps(row), file=sys.stderr)
+                        if regret is not None:
+                            cps[n] = {"regret": regret}
+                        if variant == variants[0] and recorded is not None:
+                            total += 1
+                            repeated += regret is not None and abs(regret - recorded) < 1e-12
+                    name = "replay" if variant == variants[0] else f"replay@{variant}"
+                    records.append({"problem": pname, "method": name, "seed": run["seed"],
+                                    "checkpoints": cps})
+    print(f"# {variants[0]} replayed repeats the recorded recommendation in {repeated} of "
+          f"{total}")
+    for variant in variants[1:]:
+        mine = [r for r in records if r["method"] in ("replay", f"replay@{variant}")]
+        table = verdict_table(mine, checkpoints, ours=f"replay@{variant}")
+        print(f"\n# {variant} against {variants[0]}, both replayed (paired bootstrap, 90%)")
+        print(_fmt(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
