@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-rules", action="store_true", help="leave out the rules table")
     args = p.parse_args(argv)
     if bool(args.files) == bool(args.manifest):
-        p.error("give run files or --manifest, not both")
+        p.error("give either run files or --manifest")
     runs = []
     for f in args.files:
         for r in json.loads(f.read_text())["runs"]:
