@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from problems import active_config, get_problem  # noqa: E402
 from search_quality import VARIANTS, _fmt, verdict_table  # noqa: E402
+from summarize import manifest_runs  # noqa: E402
 
 
 def observations(problem: Any, run: dict[str, Any]) -> list[tuple[dict, float | None, Any]]:
@@ -79,15 +80,11 @@ def recommend(problem: Any, space: Any, seed: int, data: list[tuple[dict, float 
 def load_runs(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
     """Problem -> the bo_hpo runs to replay, from files or a ``summarize.py`` manifest."""
     by_problem: dict[str, list[dict[str, Any]]] = {}
-    if args.manifest:
-        manifest = json.loads(args.manifest.read_text())
-        results = args.manifest.parent / manifest.get("results_dir", ".")
-        for problem in args.problems.split(","):
-            for entry in manifest["problems"][problem]["bo_hpo"]:
-                for r in json.loads((results / entry["file"]).read_text())["runs"]:
-                    if (r["problem"] == problem and r["method"] == entry["method"]
-                            and r["seed"] in entry["seeds"] and r["status"] == "ok"):
-                        by_problem.setdefault(problem, []).append(r)
+    if args.manifest:  # the runs the table joins, checked as it checks them
+        wanted = args.problems.split(",")
+        for r in manifest_runs(args.manifest):
+            if r["method"] == "bo_hpo" and r["problem"] in wanted:
+                by_problem.setdefault(r["problem"], []).append(r)
         return by_problem
     seen = set()
     for f in args.files:
@@ -143,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                             continue
                         t0 = time.perf_counter()
                         regret = recommend(problem, space, run["seed"], data[:n], variant)
-                        recorded = run["checkpoints"].get(str(n), {}).get("regret")
+                        # a file's checkpoints are keyed "20", a manifest's runs' 20
+                        recorded = (run["checkpoints"].get(n) or run["checkpoints"].get(str(n))
+                                    or {}).get("regret")
                         row = {"problem": pname, "seed": run["seed"], "variant": variant,
                                "n": n, "regret": regret, "recorded": recorded,
                                "seconds": round(time.perf_counter() - t0, 2)}
