@@ -60,9 +60,11 @@ class ModelSettings:
             100. At 50 the median 16-D proposal took 0.69 / 0.75 / 0.86 s at 25 / 50 /
             100 trials against 1.40 / 1.08 / 1.30 s (GPSampler 0.50 / 0.48 / 0.55 s,
             same run), and search quality tied at 20, 50 and 100 trials on both 16-D
-            problems (10 seeds; lower medians at 50 and 100). On the smaller mixed
-            problems no start went past 45 iterations, so it changes nothing there
-            (``benchmarks/RESULTS.md``, "A shorter relaxation start"). At 30 proposals
+            problems (10 seeds; lower medians at 50 and 100). On ``width_depth_batch``
+            no start went past 45 iterations and every run is unchanged; on ``gbm_cv``
+            it changed 5 of 10 runs from 50 trials on, a tie with lower medians
+            (``benchmarks/RESULTS.md``, "A shorter relaxation start" and "The table at
+            today's default, joined"). At 30 proposals
             were slower, not faster: a start that far from converged leaves the
             alternating steps more to do ("Ablation, fifth pass"). Only the alternating
             optimiser gets it (``AxProposer._alternating``).
