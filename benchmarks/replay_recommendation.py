@@ -55,24 +55,55 @@ def observations(problem: Any, run: dict[str, Any]) -> list[tuple[dict, float | 
     return out
 
 
+#: the current run's fits, kept for the variants that differ from another only in the pick
+_FITS: dict[tuple, tuple[list, Any]] = {}
+
+
+def split_variant(variant: str) -> tuple[str, float, bool]:
+    """``"NAME"``, ``"NAME/kK"`` or ``"NAME/sem"``: a ``VARIANTS`` entry, the pick's
+    pessimism ``K`` (the recommendation being the evaluated configuration with the lowest
+    predicted mean plus ``K`` posterior standard deviations; ``K = 0``, the best predicted
+    mean, is what ``tune()`` does) and whether the fit is given each trial's true noise sd as
+    its SEM (``/sem``: what no noise inference can beat, a ceiling for the bare-float runs)."""
+    name, _, rule = variant.partition("/")
+    if rule == "sem":
+        return name, 0.0, True
+    if not rule:
+        return name, 0.0, False
+    try:
+        if rule.startswith("k"):
+            return name, float(rule[1:]), False
+    except ValueError:
+        pass
+    raise ValueError(f"a variant's rule is /kK (K: a number) or /sem, got {variant!r}")
+
+
 def recommend(problem: Any, space: Any, seed: int, data: list[tuple[dict, float | None, Any]],
               variant: str) -> float | None:
     """The regret of the configuration a fresh fit under ``variant`` recommends."""
     from bo_hpo import propose
 
-    propose.SETTINGS = propose.ModelSettings(**VARIANTS[variant])
-    proposer = propose.AxProposer(space, minimize=True, seed=seed)
-    told = []
-    for config, mean, true in data:
-        if mean is None:
-            continue
-        proposal = proposer.attach(config, generator="replay")
-        proposer.complete(proposal.ax_index, mean, None)
-        told.append((proposal.ax_index, config, true))
-    predictions = proposer.predict([index for index, _, _ in told])
+    name, k, true_sem = split_variant(variant)
+    key = (problem.name, seed, len(data), name, true_sem)
+    if key not in _FITS:  # variants that differ only in the pick share one fit
+        propose.SETTINGS = propose.ModelSettings(**VARIANTS[name])
+        proposer = propose.AxProposer(space, minimize=True, seed=seed)
+        told = []
+        for config, mean, true in data:
+            if mean is None:
+                continue
+            proposal = proposer.attach(config, generator="replay")
+            proposer.complete(proposal.ax_index, mean,
+                              problem.noise_sd(config) if true_sem else None)
+            told.append((proposal.ax_index, config, true))
+        for other in [other for other in _FITS if other[:2] != key[:2]]:  # another run's
+            del _FITS[other]
+        _FITS[key] = told, proposer.predict([index for index, _, _ in told])
+    told, predictions = _FITS[key]
     if not predictions:
         return None
-    _, config, true = min(told, key=lambda row: predictions[row[0]].mean)
+    _, config, true = min(told, key=lambda row: predictions[row[0]].mean
+                          + k * predictions[row[0]].sem)
     return (true - problem.optimum if true is not None
             else problem.regret(active_config(problem.space, config)))
 
@@ -105,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--manifest", type=Path, help="a summarize.py manifest instead of --files")
     p.add_argument("--problems", help="with --manifest: comma list of problems")
     p.add_argument("--variants", default="default,hetero",
-                   help="comma list; the first is the baseline (default: default,hetero)")
+                   help="comma list, each NAME, NAME/kK or NAME/sem; the first is the "
+                   "baseline (default: default,hetero)")
     p.add_argument("--checkpoints", default="20,50,100")
     p.add_argument("--seeds", help="comma list (default: every seed found)")
     p.add_argument("--out", type=Path, default=Path("replay_recommendation.jsonl"))
@@ -115,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     if (args.manifest and not args.problems) or (args.files and not args.problem):
         p.error("--manifest needs --problems, --files needs --problem")
     variants = args.variants.split(",")
-    unknown = [v for v in variants if v not in VARIANTS]
+    try:
+        unknown = [v for v in variants if split_variant(v)[0] not in VARIANTS]
+    except ValueError as err:
+        p.error(str(err))
     if unknown:
         p.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     checkpoints = [int(c) for c in args.checkpoints.split(",")]

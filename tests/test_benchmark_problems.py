@@ -286,3 +286,43 @@ def test_a_replay_draws_the_runs_noise_again(monkeypatch) -> None:
     feasible = [problem.regret(P.active_config(problem.space, c)) for c, m, _ in data
                 if m is not None]
     assert regret in feasible
+
+
+def test_a_replay_variant_names_its_pick_and_whether_it_knows_the_noise(monkeypatch) -> None:
+    """``NAME/kK`` picks by predicted mean plus K posterior sds; ``NAME/sem`` gives the fit
+    each trial's true noise sd as its SEM; anything else after the slash is refused."""
+    import replay_recommendation as R
+
+    from bo_hpo import propose
+    from bo_hpo.space import SearchSpace
+
+    assert R.split_variant("default") == ("default", 0.0, False)
+    assert R.split_variant("hetero/k1.5") == ("hetero", 1.5, False)
+    assert R.split_variant("default/sem") == ("default", 0.0, True)
+    for bad in ("default/x", "default/k", "default/kone"):
+        with pytest.raises(ValueError, match="/kK"):
+            R.split_variant(bad)
+
+    monkeypatch.setattr(propose, "SETTINGS", propose.SETTINGS)
+    problem = P.get_problem("hetero_noise_trap")
+    rng = np.random.default_rng(0)
+    configs = [{"lr": 10 ** x, "warmup_frac": w, "weight_decay": 1e-4}
+               for x, w in zip(np.linspace(-3.5, -0.5, 8), np.linspace(0.0, 0.5, 8),
+                               strict=True)]
+    data = [(c, problem.observe(c, rng)[0], problem.true(c)) for c in configs]
+    given: list[float | None] = []
+    complete = propose.AxProposer.complete
+
+    def recording(self, index, mean, sem, *args, **kwargs):
+        given.append(sem)
+        return complete(self, index, mean, sem, *args, **kwargs)
+
+    monkeypatch.setattr(propose.AxProposer, "complete", recording)
+    space = SearchSpace(problem.space)
+    R._FITS.clear()
+    R.recommend(problem, space, 0, data, "default/sem")
+    assert given == [problem.noise_sd(c) for c in configs]
+    given.clear()
+    R.recommend(problem, space, 0, data, "default")
+    R.recommend(problem, space, 0, data, "default/k2")  # the same fit, another pick
+    assert given == [None] * len(configs)
