@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 import zlib
@@ -35,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from problems import active_config, get_problem  # noqa: E402
+from problems import active_config, get_problem, is_active, spec_kind  # noqa: E402
 from search_quality import VARIANTS, _fmt, verdict_table  # noqa: E402
 from summarize import manifest_runs  # noqa: E402
 
@@ -59,51 +60,110 @@ def observations(problem: Any, run: dict[str, Any]) -> list[tuple[dict, float | 
 _FITS: dict[tuple, tuple[list, Any]] = {}
 
 
-def split_variant(variant: str) -> tuple[str, float, bool]:
-    """``"NAME"``, ``"NAME/kK"`` or ``"NAME/sem"``: a ``VARIANTS`` entry, the pick's
-    pessimism ``K`` (the recommendation being the evaluated configuration with the lowest
-    predicted mean plus ``K`` posterior standard deviations; ``K = 0``, the best predicted
-    mean, is what ``tune()`` does) and whether the fit is given each trial's true noise sd as
-    its SEM (``/sem``: what no noise inference can beat, a ceiling for the bare-float runs)."""
+def split_variant(variant: str) -> tuple[str, float, str | None]:
+    """``"NAME"`` or ``"NAME/RULE"``: a ``VARIANTS`` entry, the pick's pessimism ``K`` and
+    the SEM the fit is given. Rules:
+
+    - ``kK``: the evaluated configuration with the lowest predicted mean plus ``K``
+      posterior standard deviations (``K = 0``, the best predicted mean, is what ``tune()``
+      does);
+    - ``sem``: the fit is given each trial's true noise sd as its SEM, which the bare-float
+      runs never see: a ceiling for any inferred noise model;
+    - ``mlh``: the SEM a "most likely heteroscedastic" step infers (``_mlh_sems``).
+    """
     name, _, rule = variant.partition("/")
-    if rule == "sem":
-        return name, 0.0, True
+    if rule in ("sem", "mlh"):
+        return name, 0.0, rule
     if not rule:
-        return name, 0.0, False
+        return name, 0.0, None
     try:
         if rule.startswith("k"):
-            return name, float(rule[1:]), False
+            return name, float(rule[1:]), None
     except ValueError:
         pass
-    raise ValueError(f"a variant's rule is /kK (K: a number) or /sem, got {variant!r}")
+    raise ValueError(f"a variant's rule is /kK (K: a number), /sem or /mlh, got {variant!r}")
+
+
+def _encode(space: dict[str, Any], config: dict[str, Any]) -> list[float]:
+    """A configuration as numbers in [0, 1] (log scale where the range is; a choice one-hot;
+    an inactive parameter at 0.5), for ``_mlh_sems``'s regression."""
+    out: list[float] = []
+    for name, spec in space.items():
+        kind = spec_kind(spec)
+        if kind == "fixed":
+            continue
+        active = name in config and is_active(spec, config)
+        if kind == "choice":
+            out += [float(active and config[name] == v) for v in spec[1]]
+        elif not active:
+            out.append(0.5)
+        elif kind == "ordered":
+            out.append(spec[1].index(config[name]) / max(1, len(spec[1]) - 1))
+        else:
+            lo, hi, v = spec[1], spec[2], config[name]
+            if kind.startswith("log"):
+                lo, hi, v = math.log(lo), math.log(hi), math.log(v)
+            out.append((v - lo) / (hi - lo) if hi > lo else 0.5)
+    return out
+
+
+def _mlh_sems(problem: Any, told: list[tuple[int, dict, Any, float]],
+              predictions: dict[int, Any], ridge: float = 1.0) -> list[float]:
+    """One step of Kersting et al.'s most likely heteroscedastic GP: the log squared
+    residuals of the homoscedastic fit, regressed (ridge) on the encoded inputs, give each
+    trial's noise sd (``E[log chi2_1] = -1.27`` corrects the log's bias)."""
+    x = np.array([[1.0] + _encode(problem.space, active_config(problem.space, c))
+                  for _, c, _, _ in told])
+    y = np.array([observed for _, _, _, observed in told])
+    residuals = y - np.array([predictions[index].mean for index, _, _, _ in told])
+    z = np.log(residuals**2 + 1e-12 * max(float(np.var(y)), 1e-12))
+    penalty = ridge * np.diag([0.0] + [1.0] * (x.shape[1] - 1))
+    beta = np.linalg.solve(x.T @ x + penalty, x.T @ z)
+    return [float(sd) for sd in np.exp(0.5 * (x @ beta + 1.27))]
+
+
+def _fit(problem: Any, space: Any, seed: int, data: list[tuple[dict, float | None, Any]],
+         name: str, sems: str | None) -> tuple[list, Any]:
+    """The evaluated trials ``(ax index, config, true value, observed)`` and the model's
+    predictions there, fitted once per run, data, variant and SEM rule."""
+    from bo_hpo import propose
+
+    key = (problem.name, seed, len(data), name, sems)
+    if key in _FITS:
+        return _FITS[key]
+    given: list[float | None]
+    feasible = [(config, mean, true) for config, mean, true in data if mean is not None]
+    if sems == "mlh":
+        told, predictions = _fit(problem, space, seed, data, name, None)
+        if not predictions:
+            return told, predictions
+        given = list(_mlh_sems(problem, told, predictions))
+    elif sems == "sem":
+        given = [problem.noise_sd(config) for config, _, _ in feasible]
+    else:
+        given = [None] * len(feasible)
+    propose.SETTINGS = propose.ModelSettings(**VARIANTS[name])
+    proposer = propose.AxProposer(space, minimize=True, seed=seed)
+    told = []
+    for (config, mean, true), sem in zip(feasible, given, strict=True):
+        proposal = proposer.attach(config, generator="replay")
+        proposer.complete(proposal.ax_index, mean, sem)
+        told.append((proposal.ax_index, config, true, mean))
+    for other in [other for other in _FITS if other[:2] != key[:2]]:  # another run's
+        del _FITS[other]
+    _FITS[key] = told, proposer.predict([index for index, _, _, _ in told])
+    return _FITS[key]
 
 
 def recommend(problem: Any, space: Any, seed: int, data: list[tuple[dict, float | None, Any]],
               variant: str) -> float | None:
     """The regret of the configuration a fresh fit under ``variant`` recommends."""
-    from bo_hpo import propose
-
-    name, k, true_sem = split_variant(variant)
-    key = (problem.name, seed, len(data), name, true_sem)
-    if key not in _FITS:  # variants that differ only in the pick share one fit
-        propose.SETTINGS = propose.ModelSettings(**VARIANTS[name])
-        proposer = propose.AxProposer(space, minimize=True, seed=seed)
-        told = []
-        for config, mean, true in data:
-            if mean is None:
-                continue
-            proposal = proposer.attach(config, generator="replay")
-            proposer.complete(proposal.ax_index, mean,
-                              problem.noise_sd(config) if true_sem else None)
-            told.append((proposal.ax_index, config, true))
-        for other in [other for other in _FITS if other[:2] != key[:2]]:  # another run's
-            del _FITS[other]
-        _FITS[key] = told, proposer.predict([index for index, _, _ in told])
-    told, predictions = _FITS[key]
+    name, k, sems = split_variant(variant)
+    told, predictions = _fit(problem, space, seed, data, name, sems)
     if not predictions:
         return None
-    _, config, true = min(told, key=lambda row: predictions[row[0]].mean
-                          + k * predictions[row[0]].sem)
+    _, config, true, _ = min(told, key=lambda row: predictions[row[0]].mean
+                             + k * predictions[row[0]].sem)
     return (true - problem.optimum if true is not None
             else problem.regret(active_config(problem.space, config)))
 
@@ -136,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--manifest", type=Path, help="a summarize.py manifest instead of --files")
     p.add_argument("--problems", help="with --manifest: comma list of problems")
     p.add_argument("--variants", default="default,hetero",
-                   help="comma list, each NAME, NAME/kK or NAME/sem; the first is the "
+                   help="comma list, each NAME, NAME/kK, NAME/sem or NAME/mlh; the first is the "
                    "baseline (default: default,hetero)")
     p.add_argument("--checkpoints", default="20,50,100")
     p.add_argument("--seeds", help="comma list (default: every seed found)")

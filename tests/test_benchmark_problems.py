@@ -290,15 +290,18 @@ def test_a_replay_draws_the_runs_noise_again(monkeypatch) -> None:
 
 def test_a_replay_variant_names_its_pick_and_whether_it_knows_the_noise(monkeypatch) -> None:
     """``NAME/kK`` picks by predicted mean plus K posterior sds; ``NAME/sem`` gives the fit
-    each trial's true noise sd as its SEM; anything else after the slash is refused."""
+    each trial's true noise sd as its SEM, ``NAME/mlh`` one inferred from the residuals, higher
+    where the noise is; anything else after the slash is refused."""
     import replay_recommendation as R
 
     from bo_hpo import propose
     from bo_hpo.space import SearchSpace
+    from bo_hpo.trial import Prediction
 
-    assert R.split_variant("default") == ("default", 0.0, False)
-    assert R.split_variant("hetero/k1.5") == ("hetero", 1.5, False)
-    assert R.split_variant("default/sem") == ("default", 0.0, True)
+    assert R.split_variant("default") == ("default", 0.0, None)
+    assert R.split_variant("hetero/k1.5") == ("hetero", 1.5, None)
+    assert R.split_variant("default/sem") == ("default", 0.0, "sem")
+    assert R.split_variant("default/mlh") == ("default", 0.0, "mlh")
     for bad in ("default/x", "default/k", "default/kone"):
         with pytest.raises(ValueError, match="/kK"):
             R.split_variant(bad)
@@ -326,3 +329,16 @@ def test_a_replay_variant_names_its_pick_and_whether_it_knows_the_noise(monkeypa
     R.recommend(problem, space, 0, data, "default")
     R.recommend(problem, space, 0, data, "default/k2")  # the same fit, another pick
     assert given == [None] * len(configs)
+    given.clear()
+    R.recommend(problem, space, 0, data, "default/mlh")  # the default fit is reused
+    assert len(given) == len(configs) and all(sd > 0 for sd in given)
+    # the regression behind /mlh recovers noise that grows with the learning rate, given
+    # residuals of a known spread (400 of them: no lucky draw)
+    lrs = 10 ** np.linspace(-4.0, 0.0, 400)
+    told = [(i, {"lr": lr, "warmup_frac": 0.1, "weight_decay": 1e-4}, None,
+             problem.noise_sd({"lr": lr, "warmup_frac": 0.1, "weight_decay": 1e-4})
+             * rng.standard_normal()) for i, lr in enumerate(lrs)]
+    inferred = R._mlh_sems(problem, told, {i: Prediction(0.0, 0.0) for i in range(400)})
+    true_sd = [problem.noise_sd(c) for _, c, _, _ in told]
+    assert inferred[-1] > 5 * inferred[0]
+    assert np.corrcoef(np.log(inferred), np.log(true_sd))[0, 1] > 0.9
