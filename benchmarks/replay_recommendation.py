@@ -198,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", default="default,hetero",
                    help="comma list, each NAME, NAME/kK, NAME/sem or NAME/mlh; the first is the "
                    "baseline (default: default,hetero)")
+    p.add_argument("--peers", nargs="*", default=None, metavar="FILE",
+                   help="compare every variant with the other methods' runs too: those of "
+                   "the manifest, or of these search_quality.py files (none given: the "
+                   "manifest's)")
     p.add_argument("--checkpoints", default="20,50,100")
     p.add_argument("--seeds", help="comma list (default: every seed found)")
     p.add_argument("--out", type=Path, default=Path("replay_recommendation.jsonl"))
@@ -259,7 +263,36 @@ def main(argv: list[str] | None = None) -> int:
         table = verdict_table(mine, checkpoints, ours=f"replay@{variant}")
         print(f"\n# {variant} against {variants[0]}, both replayed (paired bootstrap, 90%)")
         print(_fmt(table))
+    if args.peers is not None:
+        peers = peer_runs(args, {(r["problem"], r["seed"]) for r in records})
+        for variant in variants:
+            name = "replay" if variant == variants[0] else f"replay@{variant}"
+            mine = [r for r in records if r["method"] == name]
+            print(f"\n# {variant}, replayed, against the best other method (paired bootstrap, "
+                  f"90%)")
+            print(_fmt(verdict_table(mine + peers, checkpoints, ours=name)))
     return 0
+
+
+def peer_runs(args: argparse.Namespace, wanted: set[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The other methods' finished runs on the replayed problems and seeds: the manifest's
+    (``--peers`` alone) or those of the ``--peers`` files, the first of each seed kept."""
+    if not args.peers:
+        if not args.manifest:
+            raise SystemExit("--peers without files needs --manifest")
+        return [r for r in manifest_runs(args.manifest)
+                if r["method"] != "bo_hpo" and (r["problem"], r["seed"]) in wanted]
+    runs, seen = [], set()
+    for f in args.peers:
+        for r in json.loads(Path(f).read_text())["runs"]:
+            key = (r["method"], r["problem"], r["seed"])
+            if (r["method"] == args.method or r["status"] != "ok" or key in seen
+                    or r.get("phase", "quality") != "quality"
+                    or (r["problem"], r["seed"]) not in wanted):
+                continue
+            seen.add(key)
+            runs.append(dict(r, checkpoints={int(k): v for k, v in r["checkpoints"].items()}))
+    return runs
 
 
 if __name__ == "__main__":

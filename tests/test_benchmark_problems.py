@@ -7,6 +7,7 @@ losses in range, ``true`` is deterministic, the hard-coded reference optimum is 
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -342,3 +343,28 @@ def test_a_replay_variant_names_its_pick_and_whether_it_knows_the_noise(monkeypa
     true_sd = [problem.noise_sd(c) for _, c, _, _ in told]
     assert inferred[-1] > 5 * inferred[0]
     assert np.corrcoef(np.log(inferred), np.log(true_sd))[0, 1] > 0.9
+
+
+def test_a_replay_takes_the_peers_runs_of_the_replayed_seeds_only(tmp_path) -> None:
+    """``--peers FILES``: the other methods' finished quality runs on the replayed problems
+    and seeds, the first of each kept, checkpoints keyed by number as the verdict wants."""
+    import argparse
+
+    import replay_recommendation as R
+
+    def run(method, seed, regret, status="ok", phase="quality"):
+        return {"method": method, "problem": "p", "seed": seed, "status": status,
+                "phase": phase, "checkpoints": {"20": {"regret": regret}}}
+
+    first = tmp_path / "a.json"
+    first.write_text(json.dumps({"runs": [
+        run("bo_hpo", 0, 0.1), run("ax", 0, 0.2), run("ax", 1, 0.3), run("ax", 2, 0.4),
+        run("tpe", 0, 0.5, status="error"), run("tpe", 0, 0.6, phase="timing")]}))
+    second = tmp_path / "b.json"
+    second.write_text(json.dumps({"runs": [run("ax", 0, 0.9), run("tpe", 1, 0.7)]}))
+    args = argparse.Namespace(peers=[str(first), str(second)], method="bo_hpo", manifest=None)
+    got = R.peer_runs(args, {("p", 0), ("p", 1)})
+    assert sorted((r["method"], r["seed"], r["checkpoints"][20]["regret"]) for r in got) == [
+        ("ax", 0, 0.2), ("ax", 1, 0.3), ("tpe", 1, 0.7)]
+    with pytest.raises(SystemExit, match="needs --manifest"):
+        R.peer_runs(argparse.Namespace(peers=[], manifest=None), {("p", 0)})
