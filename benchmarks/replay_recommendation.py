@@ -137,7 +137,7 @@ def _fit(problem: Any, space: Any, seed: int, data: list[tuple[dict, float | Non
         told, predictions = _fit(problem, space, seed, data, name, None)
         if not predictions:
             return told, predictions
-        given = list(_mlh_sems(problem, told, predictions))
+        given = list[float | None](_mlh_sems(problem, told, predictions))
     elif sems == "sem":
         given = [problem.noise_sd(config) for config, _, _ in feasible]
     else:
@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("give --files (with --problem) or --manifest (with --problems)")
     if (args.manifest and not args.problems) or (args.files and not args.problem):
         p.error("--manifest needs --problems, --files needs --problem")
+    if args.peers == [] and not args.manifest:
+        p.error("--peers without files needs --manifest")
     variants = args.variants.split(",")
     try:
         unknown = [v for v in variants if split_variant(v)[0] not in VARIANTS]
@@ -278,8 +280,6 @@ def peer_runs(args: argparse.Namespace, wanted: set[tuple[str, int]]) -> list[di
     """The other methods' finished runs on the replayed problems and seeds: the manifest's
     (``--peers`` alone) or those of the ``--peers`` files, the first of each seed kept."""
     if not args.peers:
-        if not args.manifest:
-            raise SystemExit("--peers without files needs --manifest")
         return [r for r in manifest_runs(args.manifest)
                 if r["method"] != "bo_hpo" and (r["problem"], r["seed"]) in wanted]
     runs, seen = [], set()

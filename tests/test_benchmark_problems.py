@@ -366,5 +366,13 @@ def test_a_replay_takes_the_peers_runs_of_the_replayed_seeds_only(tmp_path) -> N
     got = R.peer_runs(args, {("p", 0), ("p", 1)})
     assert sorted((r["method"], r["seed"], r["checkpoints"][20]["regret"]) for r in got) == [
         ("ax", 0, 0.2), ("ax", 1, 0.3), ("tpe", 1, 0.7)]
-    with pytest.raises(SystemExit, match="needs --manifest"):
-        R.peer_runs(argparse.Namespace(peers=[], manifest=None), {("p", 0)})
+
+def test_a_replay_refuses_peers_it_cannot_find(capsys) -> None:
+    """``--peers`` with no files takes the manifest's runs, so without a manifest it is a
+    usage error before any replay, not a failure after one."""
+    import replay_recommendation as R
+
+    with pytest.raises(SystemExit) as exit_info:
+        R.main(["--problem", "hetero_noise_trap", "--files", "missing.json", "--peers"])
+    assert exit_info.value.code == 2
+    assert "--peers without files needs --manifest" in capsys.readouterr().err
