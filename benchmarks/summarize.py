@@ -9,6 +9,11 @@ method, the files, the method's name in each file (a variant that became the def
 relative to the manifest's ``results_dir`` (itself relative to the manifest). A run named
 twice, or a seed, checkpoint or run a manifest promises but a file lacks, is an error, so a
 table never silently mixes in other runs or leaves some out.
+
+``--manifest M.json --repeats NEW.json ...`` checks instead that runs made again today
+repeat the runs the manifest joins: for each run in the new files, the manifest's run of the
+same method, problem and seed, the first trial whose configuration differs (none: the same
+trials in the same order) and how many of the manifest's checkpoints give the same regret.
 """
 
 from __future__ import annotations
@@ -64,15 +69,64 @@ def manifest_runs(path: Path) -> list[dict]:
     return runs
 
 
+def repeat_rows(joined: list[dict], new_runs: list[dict]) -> list[dict]:
+    """For each new run, how closely it repeats the joined run of the same method, problem
+    and seed (``KeyError`` naming it when the manifest has no such run)."""
+    by_key = {(r["method"], r["problem"], r["seed"]): r for r in joined}
+    rows = []
+    for r in new_runs:
+        key = (r["method"], r["problem"], r["seed"])
+        if key not in by_key:
+            raise KeyError(f"the manifest joins no {r['method']} run of {r['problem']}, "
+                           f"seed {r['seed']}")
+        old = by_key[key]
+        old_trials = [t["config"] for t in sorted(old["trials"], key=lambda t: t["i"])]
+        new_trials = [t["config"] for t in sorted(r["trials"], key=lambda t: t["i"])]
+        pairs = zip(old_trials, new_trials, strict=False)  # a shorter run differs where it ends
+        first = next((i for i, (a, b) in enumerate(pairs) if a != b),
+                     None if len(old_trials) == len(new_trials)
+                     else min(len(old_trials), len(new_trials)))
+        new_cps = {int(n): v for n, v in r["checkpoints"].items()}
+        same = [n for n in old["checkpoints"] if n in new_cps
+                and old["checkpoints"][n]["regret"] == new_cps[n]["regret"]]
+        rows.append({"method": r["method"], "problem": r["problem"], "seed": r["seed"],
+                     "first_differing_trial": "none" if first is None else first,
+                     "same_checkpoints": f"{len(same)}/{len(old['checkpoints'])}",
+                     "capped_fits": sum(n["note"].get("capped_fits", 0) or 0
+                                        for n in r.get("notes", [])),
+                     "source": old["source"]})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("files", nargs="*", type=Path)
     p.add_argument("--manifest", type=Path, help="join the runs this JSON manifest names")
     p.add_argument("--ours", default="bo_hpo", help="the method the verdict judges")
     p.add_argument("--no-rules", action="store_true", help="leave out the rules table")
+    p.add_argument("--repeats", nargs="+", type=Path, metavar="NEW",
+                   help="with --manifest: check that these files' runs repeat the joined ones")
     args = p.parse_args(argv)
     if bool(args.files) == bool(args.manifest):
         p.error("give either run files or --manifest")
+    if args.repeats:
+        if not args.manifest:
+            p.error("--repeats needs --manifest")
+        new_runs = [r for f in args.repeats for r in json.loads(f.read_text())["runs"]
+                    if r.get("phase", "quality") == "quality" and r["status"] == "ok"]
+        try:
+            rows = repeat_rows(manifest_runs(args.manifest), new_runs)
+        except KeyError as err:
+            p.error(err.args[0])
+        import pandas as pd
+
+        print(_fmt(pd.DataFrame(rows)))
+        whole = sum(row["first_differing_trial"] == "none" for row in rows)
+        same = sum(int(row["same_checkpoints"].split("/")[0]) for row in rows)
+        total = sum(int(row["same_checkpoints"].split("/")[1]) for row in rows)
+        print(f"\n# {whole} of {len(rows)} runs repeat trial for trial; {same} of {total} "
+              "checkpoints give the same regret")
+        return 0
     runs = []
     for f in args.files:
         for r in json.loads(f.read_text())["runs"]:

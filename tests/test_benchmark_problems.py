@@ -211,6 +211,41 @@ def test_a_manifest_joins_exactly_the_runs_it_names(tmp_path) -> None:
                                          checkpoints=(20, 100)))
 
 
+def test_a_repeat_check_finds_where_a_new_run_leaves_the_joined_one(tmp_path) -> None:
+    """``summarize.py --manifest M --repeats NEW``: a run made again with the same trials
+    repeats; one that takes another configuration says at which trial, and which
+    checkpoints still agree; a run the manifest does not join is an error."""
+    import json
+
+    import summarize
+
+    def run(method, seed, lrs, regrets):
+        return {"phase": "quality", "method": method, "problem": "p", "seed": seed,
+                "status": "ok", "trials": [{"i": i, "config": {"lr": lr}}
+                                           for i, lr in enumerate(lrs)],
+                "checkpoints": {str(n): {"regret": g} for n, g in zip((2, 3), regrets,
+                                                                       strict=True)},
+                "notes": [{"n": 3, "note": {"capped_fits": seed}}]}
+
+    (tmp_path / "old.json").write_text(json.dumps({"runs": [
+        run("bo_hpo@init50", 0, [0.1, 0.2, 0.3], [0.5, 0.4]),
+        run("bo_hpo@init50", 1, [0.1, 0.2, 0.3], [0.5, 0.4])]}))
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"checkpoints": [2, 3], "problems": {"p": {"bo_hpo": [
+        {"file": "old.json", "method": "bo_hpo@init50", "seeds": [0, 1]}]}}}))
+    joined = summarize.manifest_runs(manifest)
+    rows = summarize.repeat_rows(joined, [
+        run("bo_hpo", 1, [0.1, 0.2, 0.9], [0.5, 0.3]),  # today's name for the variant
+        run("bo_hpo", 0, [0.1, 0.2, 0.3], [0.5, 0.4])])
+    assert [(r["seed"], r["first_differing_trial"], r["same_checkpoints"], r["capped_fits"])
+            for r in rows] == [(1, 2, "1/2", 1), (0, "none", "2/2", 0)]
+    with pytest.raises(KeyError, match="no bo_hpo run of p, seed 7"):
+        summarize.repeat_rows(joined, [run("bo_hpo", 7, [0.1], [0.5, 0.4])])
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps({"runs": [run("bo_hpo", 0, [0.1, 0.2, 0.3], [0.5, 0.4])]}))
+    assert summarize.main(["--manifest", str(manifest), "--repeats", str(new)]) == 0
+
+
 def test_a_bo_hpo_run_records_how_many_fits_stopped_at_the_cap(monkeypatch) -> None:
     """A fit stopped at ``FIT_TIMEOUT`` makes a run depend on the machine's load; the run's
     note says how many did, and the capped table sums them per method and problem."""
