@@ -91,7 +91,7 @@ def repeat_rows(joined: list[dict], new_runs: list[dict]) -> list[dict]:
                 and old["checkpoints"][n]["regret"] == new_cps[n]["regret"]]
         rows.append({"method": r["method"], "problem": r["problem"], "seed": r["seed"],
                      "first_differing_trial": "none" if first is None else first,
-                     "same_checkpoints": f"{len(same)}/{len(old['checkpoints'])}",
+                     "same_checkpoints": len(same), "checkpoints": len(old["checkpoints"]),
                      "capped_fits": sum(n["note"].get("capped_fits", 0) or 0
                                         for n in r.get("notes", [])),
                      "source": old["source"]})
@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(_fmt(pd.DataFrame(rows)))
         whole = sum(row["first_differing_trial"] == "none" for row in rows)
-        same = sum(int(row["same_checkpoints"].split("/")[0]) for row in rows)
-        total = sum(int(row["same_checkpoints"].split("/")[1]) for row in rows)
+        same = sum(row["same_checkpoints"] for row in rows)
+        total = sum(row["checkpoints"] for row in rows)
         print(f"\n# {whole} of {len(rows)} runs repeat trial for trial; {same} of {total} "
               "checkpoints give the same regret")
         return 0

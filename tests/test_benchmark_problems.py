@@ -237,8 +237,8 @@ def test_a_repeat_check_finds_where_a_new_run_leaves_the_joined_one(tmp_path) ->
     rows = summarize.repeat_rows(joined, [
         run("bo_hpo", 1, [0.1, 0.2, 0.9], [0.5, 0.3]),  # today's name for the variant
         run("bo_hpo", 0, [0.1, 0.2, 0.3], [0.5, 0.4])])
-    assert [(r["seed"], r["first_differing_trial"], r["same_checkpoints"], r["capped_fits"])
-            for r in rows] == [(1, 2, "1/2", 1), (0, "none", "2/2", 0)]
+    assert [(r["seed"], r["first_differing_trial"], r["same_checkpoints"], r["checkpoints"],
+             r["capped_fits"]) for r in rows] == [(1, 2, 1, 2, 1), (0, "none", 2, 2, 0)]
     with pytest.raises(KeyError, match="no bo_hpo run of p, seed 7"):
         summarize.repeat_rows(joined, [run("bo_hpo", 7, [0.1], [0.5, 0.4])])
     new = tmp_path / "new.json"
