@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from problems import active_config, get_problem, is_active, spec_kind  # noqa: E402
 from search_quality import VARIANTS, _fmt, verdict_table  # noqa: E402
-from summarize import manifest_runs  # noqa: E402
+from summarize import finished_runs, manifest_runs  # noqa: E402
 
 
 def observations(problem: Any, run: dict[str, Any]) -> list[tuple[dict, float | None, Any]]:
@@ -178,13 +178,11 @@ def load_runs(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
                 by_problem.setdefault(r["problem"], []).append(r)
         return by_problem
     seen = set()
-    for f in args.files:
-        for r in json.loads(Path(f).read_text())["runs"]:
-            key = (r["problem"], r["seed"])
-            if (r["problem"] == args.problem and r["method"] == args.method
-                    and r["status"] == "ok" and key not in seen):
-                seen.add(key)
-                by_problem.setdefault(r["problem"], []).append(r)
+    for r in finished_runs(args.files):
+        key = (r["problem"], r["seed"])
+        if r["problem"] == args.problem and r["method"] == args.method and key not in seen:
+            seen.add(key)
+            by_problem.setdefault(r["problem"], []).append(r)
     return by_problem
 
 
@@ -241,9 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                             continue
                         t0 = time.perf_counter()
                         regret = recommend(problem, space, run["seed"], data[:n], variant)
-                        # a file's checkpoints are keyed "20", a manifest's runs' 20
-                        recorded = (run["checkpoints"].get(n) or run["checkpoints"].get(str(n))
-                                    or {}).get("regret")
+                        recorded = run["checkpoints"].get(n, {}).get("regret")
                         row = {"problem": pname, "seed": run["seed"], "variant": variant,
                                "n": n, "regret": regret, "recorded": recorded,
                                "seconds": round(time.perf_counter() - t0, 2)}
@@ -283,15 +279,11 @@ def peer_runs(args: argparse.Namespace, wanted: set[tuple[str, int]]) -> list[di
         return [r for r in manifest_runs(args.manifest)
                 if r["method"] != "bo_hpo" and (r["problem"], r["seed"]) in wanted]
     runs, seen = [], set()
-    for f in args.peers:
-        for r in json.loads(Path(f).read_text())["runs"]:
-            key = (r["method"], r["problem"], r["seed"])
-            if (r["method"] == args.method or r["status"] != "ok" or key in seen
-                    or r.get("phase", "quality") != "quality"
-                    or (r["problem"], r["seed"]) not in wanted):
-                continue
+    for r in finished_runs(args.peers):
+        key = (r["method"], r["problem"], r["seed"])
+        if r["method"] != args.method and key not in seen and key[1:] in wanted:
             seen.add(key)
-            runs.append(dict(r, checkpoints={int(k): v for k, v in r["checkpoints"].items()}))
+            runs.append(r)
     return runs
 
 

@@ -69,6 +69,18 @@ def manifest_runs(path: Path) -> list[dict]:
     return runs
 
 
+def finished_runs(files: list[Path] | list[str]) -> list[dict]:
+    """The finished quality runs of search_quality.py files, in order, their checkpoints
+    keyed by number (the files key them by string)."""
+    runs = []
+    for f in files:
+        for r in json.loads(Path(f).read_text())["runs"]:
+            if r.get("phase", "quality") == "quality" and r["status"] == "ok":
+                runs.append(dict(r, checkpoints={int(k): v
+                                                 for k, v in r["checkpoints"].items()}))
+    return runs
+
+
 def repeat_rows(joined: list[dict], new_runs: list[dict]) -> list[dict]:
     """For each new run, how closely it repeats the joined run of the same method, problem
     and seed (``KeyError`` naming it when the manifest has no such run)."""
@@ -112,10 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats:
         if not args.manifest:
             p.error("--repeats needs --manifest")
-        new_runs = [r for f in args.repeats for r in json.loads(f.read_text())["runs"]
-                    if r.get("phase", "quality") == "quality" and r["status"] == "ok"]
         try:
-            rows = repeat_rows(manifest_runs(args.manifest), new_runs)
+            rows = repeat_rows(manifest_runs(args.manifest), finished_runs(args.repeats))
         except KeyError as err:
             p.error(err.args[0])
         import pandas as pd
@@ -127,12 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n# {whole} of {len(rows)} runs repeat trial for trial; {same} of {total} "
               "checkpoints give the same regret")
         return 0
-    runs = []
-    for f in args.files:
-        for r in json.loads(f.read_text())["runs"]:
-            if r.get("phase", "quality") == "quality" and r["status"] == "ok":
-                r["checkpoints"] = {int(k): v for k, v in r["checkpoints"].items()}
-                runs.append(r)
+    runs = finished_runs(args.files)
     if args.manifest:
         runs = manifest_runs(args.manifest)
         args.files = [args.manifest]
